@@ -109,7 +109,7 @@ class _LimitedLoader(yaml.SafeLoader):
         if self.check_event(yaml.AliasEvent):
             self.alias_count += 1
             if self.alias_count > self.max_aliases:
-                event = self.peek_event()
+                event = self.peek_event()  # type: ignore[no-untyped-call]
                 raise yaml.composer.ComposerError(
                     None,
                     None,
@@ -117,7 +117,8 @@ class _LimitedLoader(yaml.SafeLoader):
                     "itself less (write the values out)",
                     event.start_mark,
                 )
-        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        node: yaml.Node | None = super().compose_node(parent, index)
+        return node
 
 
 _CONSTRUCTOR = yaml.SafeLoader("")
@@ -208,8 +209,14 @@ def bind_value(
     if dataclasses.is_dataclass(annotation) and isinstance(annotation, type):
         return _bind_dataclass(node, annotation, context, path)
     if annotation is Any:
-        return _plain(node, context)
+        return _scalar(node, context) if isinstance(node, yaml.ScalarNode) else _bind_any(node, context, path)
     return _bind_scalar(node, annotation, context, path, meta)
+
+
+def _bind_any(node: yaml.Node, context: BindContext, path: str) -> Any:
+    if isinstance(node, yaml.SequenceNode):
+        return [bind_value(child, Any, context, f"{path}[{index}]", None) for index, child in enumerate(node.value)]
+    return {key.value: bind_value(value, Any, context, _join(path, key.value), None) for key, value in _pairs(node, context, path)}  # type: ignore[arg-type]
 
 
 def _describe(path: str) -> str:
@@ -358,11 +365,12 @@ def _within_bounds(
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return True
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        expected = "a number in range"
         if minimum is not None and maximum is not None:
             expected = f"a number from {_number(minimum)} to {_number(maximum)}"
         elif minimum is not None:
             expected = f"a number of at least {_number(minimum)}"
-        else:
+        elif maximum is not None:
             expected = f"a number of at most {_number(maximum)}"
         context.report(node, f"invalid value {_show(value)} for '{path}'; expected {expected}")
         return False

@@ -1,0 +1,23 @@
+"""Subcommands of the `guidegate` command line, one module each."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from proxy.commands import check, run
+
+Subparsers = Any
+"""argparse's private _SubParsersAction, which typeshed does not name publicly."""
+
+
+class Command(Protocol):
+    """A subcommand module: registers its parser, whose `handler` default runs it."""
+
+    def add_parser(self, subparsers: Subparsers) -> argparse.ArgumentParser: ...
+
+
+COMMANDS: list[Command] = [run, check]
+
+Handler = Callable[[argparse.Namespace], int]

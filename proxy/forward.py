@@ -1,0 +1,357 @@
+"""Forward one request to its app's upstream and stream the response back, both bodies streamed."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict
+from yarl import URL
+
+from proxy.config import App, Config
+from proxy.errorpages import error_response
+from proxy.headers import (
+    ClientView,
+    OriginMap,
+    add_forwarding_headers,
+    rewrite_response_headers,
+    without_hop_by_hop,
+)
+from proxy.logsetup import ACCESS_LOGGER
+from proxy.metrics import Metrics
+from proxy.routing import Route
+from proxy.websocket import is_websocket_upgrade, relay
+
+logger = logging.getLogger(__name__)
+access_logger = logging.getLogger(ACCESS_LOGGER)
+
+READ_CHUNK = 256 * 1024
+"""Largest piece read from the upstream at once; larger pieces cost fewer Python round trips."""
+
+# Client headers aiohttp would add on its own; the upstream must see only what the client sent.
+_SKIP_AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
+_REQUEST_ONLY_DROP = ("Host", "Expect", "Content-Length")
+
+
+class ResponseTransformer(Protocol):
+    """Rewrites a response body on its way to the client (the HTML injection implements it)."""
+
+    def headers(self, headers: CIMultiDict[str]) -> CIMultiDict[str]: ...
+
+    def feed(self, chunk: bytes) -> bytes: ...
+
+    def finish(self) -> bytes: ...
+
+
+TransformerFactory = Callable[["Exchange", aiohttp.ClientResponse], "ResponseTransformer | None"]
+"""Decides from the response head whether to transform its body; returns None to pass it through."""
+
+
+class BodyObserver(Protocol):
+    """Sees request or response body chunks as they stream past (workflow capture implements it)."""
+
+    def feed(self, chunk: bytes) -> None: ...
+
+
+@dataclass
+class Exchange:
+    """One request's journey through the proxy, shared by the hooks that act on it."""
+
+    request: web.Request
+    route: Route
+    view: ClientView
+    request_id: str
+    started: float = field(default_factory=time.perf_counter)
+    upstream_started: float = 0.0
+    upstream_status: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    request_observer: BodyObserver | None = None
+    extra_request_headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def app(self) -> App:
+        return self.route.app
+
+
+class RequestTooLarge(Exception):
+    """The client sent more request body than the app's max_request_body allows."""
+
+
+class Upstreams:
+    """One pooled keep-alive client session per app, created on start-up and closed on shutdown."""
+
+    def __init__(self, config: Config) -> None:
+        self._config = config
+        self._sessions: dict[str, aiohttp.ClientSession] = {}
+
+    async def start(self) -> None:
+        """Create the sessions; must run inside the event loop."""
+        for app in self._config.apps:
+            connector = aiohttp.TCPConnector(
+                limit=app.max_connections,
+                ssl=self._ssl_context(app),
+                keepalive_timeout=30,
+                ttl_dns_cache=60,
+            )
+            self._sessions[app.name] = aiohttp.ClientSession(
+                connector=connector,
+                auto_decompress=False,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                read_bufsize=READ_CHUNK,
+                skip_auto_headers=_SKIP_AUTO_HEADERS,
+            )
+            logger.info("app %s: upstream %s pool ready (%d connections at most)", app.name, app.upstream, app.max_connections)
+
+    def _ssl_context(self, app: App) -> ssl.SSLContext | bool:
+        if not app.upstream.startswith("https://"):
+            return False
+        if not app.tls_verify:
+            return False
+        context = ssl.create_default_context(cafile=str(self._config.resolve(app.ca_file)) if app.ca_file else None)
+        return context
+
+    def session(self, app: str) -> aiohttp.ClientSession:
+        """Return the session of an app."""
+        return self._sessions[app]
+
+    async def close(self) -> None:
+        """Close every session and its pooled connections."""
+        for name, session in self._sessions.items():
+            await session.close()
+            logger.info("app %s: upstream pool closed", name)
+        self._sessions.clear()
+
+
+class Forwarder:
+    """Sends requests upstream and streams responses back, with metrics, access log and error pages."""
+
+    def __init__(
+        self,
+        config: Config,
+        upstreams: Upstreams,
+        metrics: Metrics,
+        transformer_factory: TransformerFactory | None = None,
+    ) -> None:
+        self._config = config
+        self._upstreams = upstreams
+        self._metrics = metrics
+        self.transformer_factory = transformer_factory
+
+    async def forward(self, exchange: Exchange) -> web.StreamResponse:
+        """Forward one exchange; never raises for upstream failures, which become 502 or 504."""
+        status = 0
+        try:
+            response = await self._forward(exchange)
+            status = response.status
+            return response
+        except asyncio.CancelledError:
+            status = 499
+            raise
+        finally:
+            self._finish(exchange, status)
+
+    async def _forward(self, exchange: Exchange) -> web.StreamResponse:
+        request = exchange.request
+        app = exchange.app
+        length = request.content_length
+        if length is not None and length > app.max_request_body:
+            return self._error(exchange, 413, "Request Too Large", f"The request body of {length} bytes exceeds the limit of {app.max_request_body} bytes.")
+
+        url = app.upstream_origin + exchange.route.upstream_path(origin_form(request.raw_path))
+        headers = self._upstream_headers(exchange)
+        if is_websocket_upgrade(request):
+            session = self._upstreams.session(app.name)
+            relayed = await relay(request, session, url, headers, app.timeouts.connect, app.name, exchange.request_id)
+            if relayed is None:
+                self._metrics.upstream_errors.labels(app.name, "websocket_handshake").inc()
+                return self._error(exchange, 502, "Bad Gateway", f"The application '{app.name}' refused the WebSocket connection.")
+            return relayed
+        body = self._request_body(exchange) if request.body_exists else None
+        if body is not None and length is not None:
+            headers["Content-Length"] = str(length)
+
+        session = self._upstreams.session(app.name)
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=app.timeouts.connect, sock_read=app.timeouts.read)
+        exchange.upstream_started = time.perf_counter()
+        try:
+            upstream = await session.request(
+                request.method,
+                url,
+                headers=headers,
+                data=body,
+                allow_redirects=False,
+                timeout=timeout,
+                compress=None,
+            )
+        except RequestTooLarge:
+            return self._error(exchange, 413, "Request Too Large", f"The request body exceeds the limit of {app.max_request_body} bytes.")
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
+            return self._upstream_failed(exchange, error, url)
+
+        try:
+            return await self._relay(exchange, upstream)
+        finally:
+            upstream.close()
+
+    def _upstream_headers(self, exchange: Exchange) -> CIMultiDict[str]:
+        request = exchange.request
+        headers = without_hop_by_hop(request.headers, _REQUEST_ONLY_DROP)
+        if exchange.app.host_header == "client" and exchange.view.host:
+            headers["Host"] = exchange.view.host
+        add_forwarding_headers(headers, request.headers, exchange.view)
+        if not (exchange.view.trusted and "X-Request-Id" in request.headers):
+            headers["X-Request-Id"] = exchange.request_id
+        headers.update(exchange.extra_request_headers)
+        return headers
+
+    async def _request_body(self, exchange: Exchange) -> AsyncIterator[bytes]:
+        limit = exchange.app.max_request_body
+        observer = exchange.request_observer
+        async for chunk in exchange.request.content.iter_any():
+            exchange.bytes_in += len(chunk)
+            if exchange.bytes_in > limit:
+                raise RequestTooLarge()
+            if observer is not None:
+                observer.feed(chunk)
+            yield chunk
+
+    async def _relay(self, exchange: Exchange, upstream: aiohttp.ClientResponse) -> web.StreamResponse:
+        request = exchange.request
+        exchange.upstream_status = upstream.status
+        headers = without_hop_by_hop(upstream.headers)
+        origins = OriginMap(
+            exchange.app.upstream_origin,
+            exchange.app.upstream_path,
+            f"{exchange.view.scheme}://{exchange.view.host}",
+            exchange.route.public_prefix,
+        )
+        rewrite_response_headers(headers, origins)
+
+        transformer = None
+        if self.transformer_factory is not None:
+            transformer = self.transformer_factory(exchange, upstream)
+            if transformer is not None:
+                headers = transformer.headers(headers)
+
+        response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
+        if transformer is None and "Content-Length" in headers:
+            response.content_length = int(headers["Content-Length"])
+        await response.prepare(request)
+
+        try:
+            if transformer is None:
+                async for chunk in upstream.content.iter_any():
+                    exchange.bytes_out += len(chunk)
+                    await response.write(chunk)
+            else:
+                async for chunk in upstream.content.iter_any():
+                    output = transformer.feed(chunk)
+                    if output:
+                        exchange.bytes_out += len(output)
+                        await response.write(output)
+                tail = transformer.finish()
+                if tail:
+                    exchange.bytes_out += len(tail)
+                    await response.write(tail)
+        except (ConnectionResetError, aiohttp.ClientConnectionResetError) as error:
+            # The client went away: drop the upstream connection rather than pool it half-read.
+            logger.info(
+                "app %s: client disconnected during response to %s %s (request %s): %s",
+                exchange.app.name, request.method, request.path, exchange.request_id, error,
+            )
+            upstream.close()
+            return response
+        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            kind = _error_kind(error)
+            self._metrics.upstream_errors.labels(exchange.app.name, kind).inc()
+            logger.warning(
+                "app %s: upstream %s failed mid-response for %s %s (request %s): %s",
+                exchange.app.name, exchange.app.upstream, request.method, request.path, exchange.request_id, _describe(error),
+            )
+            # Closing the client connection tells it the body is incomplete.
+            if request.transport is not None:
+                request.transport.close()
+            return response
+        await response.write_eof()
+        return response
+
+    def _upstream_failed(self, exchange: Exchange, error: BaseException, url: str) -> web.Response:
+        kind = _error_kind(error)
+        self._metrics.upstream_errors.labels(exchange.app.name, kind).inc()
+        request = exchange.request
+        logger.warning(
+            "app %s: upstream %s %s for %s %s (request %s): %s",
+            exchange.app.name, exchange.app.upstream, kind, request.method, request.path, exchange.request_id, _describe(error),
+        )
+        if kind in ("connect_timeout", "timeout"):
+            return self._error(exchange, 504, "Gateway Timeout", f"The application '{exchange.app.name}' did not answer in time.")
+        return self._error(exchange, 502, "Bad Gateway", f"The application '{exchange.app.name}' could not be reached or sent an invalid response.")
+
+    def _error(self, exchange: Exchange, status: int, title: str, detail: str) -> web.Response:
+        return error_response(status, title, detail, exchange.request.headers.get("Accept", ""), exchange.request_id)
+
+    def _finish(self, exchange: Exchange, status: int) -> None:
+        app = exchange.app.name
+        duration = time.perf_counter() - exchange.started
+        metrics = self._metrics
+        metrics.requests.labels(app, str(status)).inc()
+        metrics.latency.labels(app).observe(duration)
+        if exchange.bytes_in:
+            metrics.bytes_in.labels(app).inc(exchange.bytes_in)
+        if exchange.bytes_out:
+            metrics.bytes_out.labels(app).inc(exchange.bytes_out)
+        if access_logger.isEnabledFor(logging.INFO):
+            upstream_ms = (time.perf_counter() - exchange.upstream_started) * 1000 if exchange.upstream_started else 0.0
+            request = exchange.request
+            access_logger.info(
+                "%s %s %s %d %d %.1fms upstream=%.1fms id=%s",
+                app, request.method, request.path, status, exchange.bytes_out, duration * 1000, upstream_ms, exchange.request_id,
+                extra={
+                    "app": app,
+                    "method": request.method,
+                    "path": request.path,
+                    "status": status,
+                    "bytes": exchange.bytes_out,
+                    "duration_ms": round(duration * 1000, 3),
+                    "upstream_ms": round(upstream_ms, 3),
+                    "request_id": exchange.request_id,
+                },
+            )
+
+
+def origin_form(raw_target: str) -> str:
+    """Return the path and query of a request target, dropping the scheme and authority of absolute-form."""
+    if raw_target.startswith("/"):
+        return raw_target
+    if raw_target == "*":
+        return "/"
+    return URL(raw_target).raw_path_qs
+
+
+def _error_kind(error: BaseException) -> str:
+    """Classify an upstream failure for metrics and the choice between 502 and 504."""
+    if isinstance(error, aiohttp.ServerTimeoutError) or isinstance(error, asyncio.TimeoutError):
+        if isinstance(error, aiohttp.ConnectionTimeoutError):
+            return "connect_timeout"
+        return "timeout"
+    if isinstance(error, aiohttp.ClientSSLError):
+        return "tls"
+    if isinstance(error, aiohttp.ClientConnectorError):
+        return "refused"
+    if isinstance(error, (aiohttp.ClientResponseError, aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError)):
+        return "invalid_response"
+    return "other"
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+

@@ -1,0 +1,193 @@
+"""Header hygiene between client and upstream: hop-by-hop removal, forwarding headers, origin rewriting."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from multidict import CIMultiDict, CIMultiDictProxy
+
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "proxy-authorization",
+        "proxy-authenticate",
+        "proxy-connection",
+    }
+)
+"""Headers that describe one connection and never cross a proxy (RFC 9110 section 7.6.1)."""
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def connection_tokens(headers: CIMultiDictProxy[str] | CIMultiDict[str]) -> set[str]:
+    """Return the lower-cased header names that Connection headers list."""
+    names: set[str] = set()
+    for value in headers.getall("Connection", ()):
+        names.update(token.strip().lower() for token in value.split(",") if token.strip())
+    return names
+
+
+def without_hop_by_hop(
+    headers: CIMultiDictProxy[str] | CIMultiDict[str], extra: Iterable[str] = ()
+) -> CIMultiDict[str]:
+    """Copy `headers` without hop-by-hop headers, those named by Connection, and `extra` names."""
+    drop = HOP_BY_HOP | connection_tokens(headers) | {name.lower() for name in extra}
+    return CIMultiDict((name, value) for name, value in headers.items() if name.lower() not in drop)
+
+
+def is_trusted(peer: str | None, trusted: tuple[Network, ...]) -> bool:
+    """Whether the peer address lies in one of the trusted networks."""
+    if not peer or not trusted:
+        return False
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    return any(address in network for network in trusted)
+
+
+@dataclass(frozen=True)
+class ClientView:
+    """How the client reached us: its address, scheme and Host, after trusting forwarded values."""
+
+    peer: str
+    scheme: str
+    host: str
+    trusted: bool
+
+
+def client_view(
+    headers: CIMultiDictProxy[str], peer: str | None, scheme: str, trusted_networks: tuple[Network, ...]
+) -> ClientView:
+    """Work out the public scheme and host, honouring X-Forwarded-Proto/Host only from trusted peers."""
+    trusted = is_trusted(peer, trusted_networks)
+    host = headers.get("Host", "")
+    if trusted:
+        forwarded_proto = headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+        if forwarded_proto in ("http", "https"):
+            scheme = forwarded_proto
+        forwarded_host = headers.get("X-Forwarded-Host", "").split(",")[0].strip()
+        if forwarded_host:
+            host = forwarded_host
+    return ClientView(peer or "", scheme, host, trusted)
+
+
+def add_forwarding_headers(upstream: CIMultiDict[str], original: CIMultiDictProxy[str], view: ClientView) -> None:
+    """Set X-Forwarded-For/-Proto/-Host and Forwarded, appending only to values from trusted peers."""
+    prior_for = ", ".join(original.getall("X-Forwarded-For", ())) if view.trusted else ""
+    upstream["X-Forwarded-For"] = f"{prior_for}, {view.peer}" if prior_for else view.peer
+    upstream["X-Forwarded-Proto"] = view.scheme
+    upstream["X-Forwarded-Host"] = view.host
+    element = f"for={_forwarded_node(view.peer)};host={_forwarded_value(view.host)};proto={view.scheme}"
+    prior_forwarded = ", ".join(original.getall("Forwarded", ())) if view.trusted else ""
+    upstream["Forwarded"] = f"{prior_forwarded}, {element}" if prior_forwarded else element
+
+
+def _forwarded_node(peer: str) -> str:
+    if ":" in peer:
+        return f'"[{peer}]"'
+    return peer or "unknown"
+
+
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+
+def _forwarded_value(value: str) -> str:
+    if _TOKEN.match(value):
+        return value
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+@dataclass(frozen=True)
+class OriginMap:
+    """Translates URLs and cookie attributes from the upstream's origin and path to the public ones."""
+
+    upstream_origin: str
+    upstream_path: str
+    public_origin: str
+    public_prefix: str
+
+    @property
+    def upstream_host(self) -> str:
+        return urlsplit(self.upstream_origin).hostname or ""
+
+    def url(self, value: str) -> str:
+        """Rewrite an absolute or absolute-path URL that points into the upstream app."""
+        if value.lower().startswith(self.upstream_origin.lower()):
+            rest = value[len(self.upstream_origin) :]
+            if rest == "" or rest[0] in "/?#":
+                return self.public_origin + self._path(rest or "/")
+            return value
+        if value.startswith("/") and not value.startswith("//"):
+            return self._path(value)
+        return value
+
+    def _path(self, path: str) -> str:
+        base = self.upstream_path
+        if path.startswith(base):
+            return self.public_prefix + path[len(base) :]
+        if path + "/" == base or path.startswith(base[:-1] + "?"):
+            return self.public_prefix + path[len(base) - 1 :].lstrip("/")
+        # A path outside the upstream's base cannot be reached through this app; leave it.
+        return path
+
+    def refresh(self, value: str) -> str:
+        """Rewrite the URL inside a Refresh header such as `5; url=http://upstream/next`."""
+        match = re.match(r"^(\s*\d+(?:\.\d+)?\s*[;,]\s*url\s*=\s*)(['\"]?)(.*?)\2\s*$", value, re.IGNORECASE)
+        if not match:
+            return value
+        lead, quote, url = match.groups()
+        return f"{lead}{quote}{self.url(url)}{quote}"
+
+    def set_cookie(self, value: str) -> str:
+        """Rewrite the Domain and Path attributes of one Set-Cookie header value."""
+        parts = value.split(";")
+        rewritten = [parts[0]]
+        for attribute in parts[1:]:
+            name, _, attribute_value = attribute.partition("=")
+            key = name.strip().lower()
+            if key == "domain":
+                domain = attribute_value.strip().lstrip(".").lower()
+                if domain == self.upstream_host.lower():
+                    continue  # Becomes a host-only cookie of the public host.
+            elif key == "path":
+                path = attribute_value.strip()
+                if path.startswith("/"):
+                    attribute = f"{name}={self._cookie_path(path)}"
+            rewritten.append(attribute)
+        return ";".join(rewritten)
+
+    def _cookie_path(self, path: str) -> str:
+        base = self.upstream_path
+        if path.startswith(base):
+            return self.public_prefix + path[len(base) :]
+        if path + "/" == base:
+            return self.public_prefix.rstrip("/") or "/"
+        if base.startswith(path):
+            # A path above the app's base (e.g. '/') covers the whole public prefix.
+            return self.public_prefix.rstrip("/") or "/"
+        return path
+
+
+def rewrite_response_headers(headers: CIMultiDict[str], origins: OriginMap) -> None:
+    """Rewrite Location, Content-Location, Refresh and every Set-Cookie in place."""
+    for name in ("Location", "Content-Location"):
+        if name in headers:
+            headers[name] = origins.url(headers[name])
+    if "Refresh" in headers:
+        headers["Refresh"] = origins.refresh(headers["Refresh"])
+    cookies = headers.getall("Set-Cookie", ())
+    if cookies:
+        del headers["Set-Cookie"]
+        for cookie in cookies:
+            headers.add("Set-Cookie", origins.set_cookie(cookie))
