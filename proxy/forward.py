@@ -148,6 +148,7 @@ class Forwarder:
     async def forward(self, exchange: Exchange) -> web.StreamResponse:
         """Forward one exchange; never raises for upstream failures, which become 502 or 504."""
         status = 0
+        self._metrics.in_flight.inc()
         try:
             response = await self._forward(exchange)
             status = response.status
@@ -156,6 +157,7 @@ class Forwarder:
             status = 499
             raise
         finally:
+            self._metrics.in_flight.dec()
             self._finish(exchange, status)
 
     async def _forward(self, exchange: Exchange) -> web.StreamResponse:
@@ -191,9 +193,10 @@ class Forwarder:
                 timeout=timeout,
                 compress=None,
             )
-        except RequestTooLarge:
-            return self._error(exchange, 413, "Request Too Large", f"The request body exceeds the limit of {app.max_request_body} bytes.")
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
+            # aiohttp's client reports the body's RequestTooLarge as a ClientConnectionError.
+            if exchange.bytes_in > app.max_request_body:
+                return self._error(exchange, 413, "Request Too Large", f"The request body exceeds the limit of {app.max_request_body} bytes.")
             return self._upstream_failed(exchange, error, url)
 
         try:

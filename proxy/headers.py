@@ -41,7 +41,15 @@ def without_hop_by_hop(
 ) -> CIMultiDict[str]:
     """Copy `headers` without hop-by-hop headers, those named by Connection, and `extra` names."""
     drop = HOP_BY_HOP | connection_tokens(headers) | {name.lower() for name in extra}
-    return CIMultiDict((name, value) for name, value in headers.items() if name.lower() not in drop)
+    # Repeats take the first occurrence's spelling: aiohttp's client (3.14) keeps only the last
+    # of two repeated headers whose names differ in case, such as X-Custom and x-custom.
+    spelling: dict[str, str] = {}
+    copy: CIMultiDict[str] = CIMultiDict()
+    for name, value in headers.items():
+        lower = name.lower()
+        if lower not in drop:
+            copy.add(spelling.setdefault(lower, name), value)
+    return copy
 
 
 def is_trusted(peer: str | None, trusted: tuple[Network, ...]) -> bool:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from yarl import URL
 
 from proxy.config import Config
@@ -91,13 +92,23 @@ def create_app(config: Config, *, configure: Callable[[Gateway], None] | None = 
     gateway = Gateway.build(config)
     if configure is not None:
         configure(gateway)
-    application = web.Application(handler_args={"max_field_size": 16384, "max_line_size": 16384})
+    application = web.Application(
+        middlewares=[_route_unmatched], handler_args={"max_field_size": 16384, "max_line_size": 16384}
+    )
     application[GATEWAY_KEY] = gateway
     application.router.add_route("*", "/{tail:.*}", gateway.handle)
     application.on_startup.append(_startup)
     application.on_shutdown.append(_shutdown)
     application.on_cleanup.append(_cleanup)
     return application
+
+
+@web.middleware
+async def _route_unmatched(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Hand targets the router cannot match (CONNECT's host:port, `*`) to the gateway as well."""
+    if request.match_info.http_exception is not None:
+        return await request.app[GATEWAY_KEY].handle(request)
+    return await handler(request)
 
 
 async def _startup(application: web.Application) -> None:
@@ -132,7 +143,11 @@ async def serve(config: Config, *, reuse_port: bool = False, ready: Callable[[li
         loop.add_signal_handler(signum, stop.set)
 
     application = create_app(config)
-    runner = web.AppRunner(application, access_log=None, shutdown_timeout=config.shutdown_timeout, handle_signals=False)
+    # handler_cancellation: a client that disconnects cancels its handler, which closes the upstream
+    # connection at once instead of waiting for a silent upstream (a long poll) to time out.
+    runner = web.AppRunner(
+        application, access_log=None, shutdown_timeout=config.shutdown_timeout, handle_signals=False, handler_cancellation=True
+    )
     await runner.setup()
     gateway = application[GATEWAY_KEY]
     if runner.server is not None:

@@ -67,8 +67,10 @@ async def relay(
         for task in (to_upstream, to_client):
             task.cancel()
         await asyncio.gather(to_upstream, to_client, return_exceptions=True)
-        await upstream.close()
-        await client.close()
+        # The pump that was cancelled may not have closed its side yet; each side gets the
+        # other's close code (closing an already closed side does nothing).
+        await upstream.close(code=_relayable(client.close_code))
+        await client.close(code=_relayable(upstream.close_code))
         logger.debug("app %s: WebSocket relay closed (request %s)", app, request_id)
     return client
 
@@ -85,5 +87,15 @@ async def _pump(source: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
             await target.pong(message.data)
         elif message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
             break
-    code = source.close_code or aiohttp.WSCloseCode.OK
-    await target.close(code=code)
+    await target.close(code=_relayable(source.close_code))
+
+
+_RESERVED_CLOSE_CODES = frozenset({1005, 1006, 1015})
+"""Close codes that report a local condition and must not be sent in a Close frame (RFC 6455, section 7.4.1)."""
+
+
+def _relayable(code: int | None) -> int:
+    """Return a close code that may be sent on to the other side: `code`, or 1000 when it is absent or reserved."""
+    if code is None or code in _RESERVED_CLOSE_CODES:
+        return aiohttp.WSCloseCode.OK
+    return code

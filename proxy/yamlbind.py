@@ -54,12 +54,15 @@ def setting(
     minimum: float | None = None,
     maximum: float | None = None,
     default_factory: Callable[[], Any] | None = None,
+    binder: Callable[[yaml.Node, BindContext, str], Any] | None = None,
 ) -> Any:
     """Declare a dataclass field that YAML binds to.
 
     `key` is the YAML key when it differs from the field name (`from` is a Python keyword);
     `parse` converts the plain YAML value and raises ValueError with a message that says what is
-    expected; `schema` is that field's JSON Schema when `parse` makes the type alone too loose.
+    expected; `schema` is that field's JSON Schema when `parse` makes the type alone too loose;
+    `binder` takes over binding of the field's node (any kind) for syntaxes that a type cannot
+    describe, reports its own problems through the context and returns INVALID on failure.
     """
     metadata = {
         "help": help,
@@ -69,6 +72,7 @@ def setting(
         "schema": schema,
         "minimum": minimum,
         "maximum": maximum,
+        "binder": binder,
     }
     if default_factory is not None:
         return field(default_factory=default_factory, metadata=metadata)
@@ -89,10 +93,11 @@ class BindContext:
 
     def report(self, node: yaml.Node | None, message: str) -> None:
         """Record a problem at the start of `node` (or at 1:1 when there is no node)."""
-        if node is None:
+        mark = node.start_mark if node is not None else None
+        if mark is None:
+            # No node, or one built here (an empty document's mapping) without a position.
             self.problems.append(Problem(self.file, 1, 1, message))
             return
-        mark = node.start_mark
         self.problems.append(Problem(self.file, mark.line + 1, mark.column + 1, message))
 
 
@@ -183,21 +188,23 @@ def bind_value(
     """Bind one node to an annotation; on failure record a problem and return INVALID."""
     context.nodes_seen += 1
     if context.nodes_seen > context.max_nodes:
-        if not context.expansion_reported:
-            context.expansion_reported = True
-            context.report(
-                node,
-                f"document expands to more than {context.max_nodes} values through aliases; "
-                "expected a document that repeats itself less",
-            )
+        _report_expansion(context, node)
         return INVALID
     meta = meta or {}
+    binder = meta.get("binder")
+    if binder is not None:
+        return binder(node, context, path)
     parse = meta.get("parse")
-    if parse is not None and isinstance(node, yaml.ScalarNode):
-        return _bind_parsed(node, parse, context, path, meta)
-
     origin = typing.get_origin(annotation)
     arguments = typing.get_args(annotation)
+    # `parse` converts single items; a scalar given for a list or mapping field goes through
+    # _bind_sequence (a list of one) or is reported, instead of being parsed as the whole field.
+    if parse is not None and isinstance(node, yaml.ScalarNode) and origin not in (tuple, list, dict):
+        if node.tag == "tag:yaml.org,2002:null" and type(None) in arguments:
+            # An explicit null on an optional field means "not set", as it does for fields without `parse`.
+            return None
+        return _bind_parsed(node, parse, context, path, meta)
+
     if origin in (typing.Union, types.UnionType):
         return _bind_union(node, arguments, context, path, meta)
     if origin is Literal:
@@ -271,8 +278,10 @@ def _bind_sequence(
     node: yaml.Node, item: Any, context: BindContext, path: str, meta: Mapping[str, Any]
 ) -> tuple[Any, ...] | Any:
     if not isinstance(node, yaml.SequenceNode):
-        if isinstance(node, yaml.ScalarNode) and node.tag != "tag:yaml.org,2002:null":
-            # A single value where a list is expected is accepted as a list of one.
+        if isinstance(node, yaml.MappingNode) or (
+            isinstance(node, yaml.ScalarNode) and node.tag != "tag:yaml.org,2002:null"
+        ):
+            # A single value where a list is expected is accepted as a list of one (as the schema says).
             value = bind_value(node, item, context, f"{path}[0]", meta)
             return INVALID if value is INVALID else (value,)
         context.report(node, f"invalid value for {_describe(path)}: a {_node_kind(node)}; expected a list")
@@ -302,7 +311,11 @@ def _bind_mapping(
 
 def _bind_dataclass(node: yaml.Node, cls: type[Any], context: BindContext, path: str) -> Any:
     scalar_field = getattr(cls, "__scalar_field__", None)
-    if scalar_field and isinstance(node, yaml.ScalarNode) and node.tag != "tag:yaml.org,2002:null":
+    shorthand = isinstance(node, yaml.ScalarNode) and node.tag != "tag:yaml.org,2002:null"
+    if scalar_field and isinstance(node, yaml.SequenceNode):
+        # A list is shorthand too when the scalar field is itself a list, e.g. selector alternatives.
+        shorthand = typing.get_origin(_type_hints(cls).get(scalar_field)) in (tuple, list)
+    if scalar_field and shorthand:
         node = yaml.MappingNode(
             "tag:yaml.org,2002:map",
             [(yaml.ScalarNode("tag:yaml.org,2002:str", scalar_field, node.start_mark, node.end_mark), node)],
@@ -315,8 +328,8 @@ def _bind_dataclass(node: yaml.Node, cls: type[Any], context: BindContext, path:
         context.report(node, f"invalid value for {_describe(path)}: a {_node_kind(node)}; expected a mapping")
         return INVALID
 
-    hints = typing.get_type_hints(cls)
-    fields = {(f.metadata.get("key") or f.name): f for f in dataclasses.fields(cls) if f.init}
+    hints = _type_hints(cls)
+    fields = _init_fields(cls)
     given: dict[str, yaml.Node] = {}
     for key_node, value_node in _pairs(node, context, path):
         key = key_node.value
@@ -355,6 +368,26 @@ def _bind_dataclass(node: yaml.Node, cls: type[Any], context: BindContext, path:
     except ValueError as error:
         context.report(node, f"invalid {_describe(path)}: {error}")
         return INVALID
+
+
+_HINTS: dict[type[Any], dict[str, Any]] = {}
+_FIELDS: dict[type[Any], dict[str, dataclasses.Field[Any]]] = {}
+
+
+def _type_hints(cls: type[Any]) -> dict[str, Any]:
+    """The evaluated annotations of a dataclass, cached: evaluating them is the slowest part of binding."""
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    return hints
+
+
+def _init_fields(cls: type[Any]) -> dict[str, dataclasses.Field[Any]]:
+    """A dataclass's init fields by YAML key, cached."""
+    fields = _FIELDS.get(cls)
+    if fields is None:
+        fields = _FIELDS[cls] = {(f.metadata.get("key") or f.name): f for f in dataclasses.fields(cls) if f.init}
+    return fields
 
 
 def _within_bounds(
@@ -430,6 +463,16 @@ def _pairs(node: yaml.MappingNode, context: BindContext, path: str) -> list[tupl
     return pairs
 
 
+def _report_expansion(context: BindContext, node: yaml.Node) -> None:
+    if not context.expansion_reported:
+        context.expansion_reported = True
+        context.report(
+            node,
+            f"document expands to more than {context.max_nodes} values through aliases; "
+            "expected a document that repeats itself less",
+        )
+
+
 def _flatten_merges(node: yaml.MappingNode, context: BindContext) -> list[tuple[yaml.Node, yaml.Node]]:
     """Expand YAML merge keys (`<<: *defaults`) so that explicit keys win over merged ones."""
     merged: list[tuple[yaml.Node, yaml.Node]] = []
@@ -439,6 +482,11 @@ def _flatten_merges(node: yaml.MappingNode, context: BindContext) -> list[tuple[
             sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
             for source in sources:
                 if isinstance(source, yaml.MappingNode):
+                    # Merged keys count as values: nested merges of aliases multiply like any alias.
+                    context.nodes_seen += len(source.value)
+                    if context.nodes_seen > context.max_nodes:
+                        _report_expansion(context, source)
+                        continue
                     merged.extend(_flatten_merges(source, context))
                 else:
                     context.report(source, "invalid merge key value; expected a mapping or a list of mappings")
@@ -458,6 +506,10 @@ def _scalar(node: yaml.ScalarNode, context: BindContext) -> Any:
         value = _CONSTRUCTOR.construct_object(node, deep=True)
     except yaml.constructor.ConstructorError as error:
         context.report(node, f"invalid value '{node.value}': {error.problem}")
+        return INVALID
+    except ValueError as error:
+        # An impossible timestamp such as 2026-02-30 fails in the date constructor.
+        context.report(node, f"invalid value '{node.value}': {error}")
         return INVALID
     if context.interpolate_env and isinstance(value, str) and "$" in value:
         return _interpolate(node, value, context)
@@ -587,10 +639,15 @@ def _schema_for_dataclass(cls: type[Any], definitions: dict[str, Any]) -> dict[s
         body["required"] = required
     scalar_field = getattr(cls, "__scalar_field__", None)
     if scalar_field:
-        definitions[name] = {"anyOf": [{"type": "string"}, body]}
+        definitions[name] = {"anyOf": [_scalar_schema(properties[scalar_field]), body]}
     else:
         definitions[name] = body
     return reference
+
+
+def _scalar_schema(prop: dict[str, Any]) -> dict[str, Any]:
+    """The schema of a `__scalar_field__` shorthand: the field's own schema without its description."""
+    return {key: value for key, value in prop.items() if key != "description"}
 
 
 def load_file(

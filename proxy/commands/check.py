@@ -1,4 +1,4 @@
-"""`guidegate check`: validate the configuration without starting anything."""
+"""`guidegate check`: validate the configuration and rule files without starting anything."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import sys
 from typing import Any
 
 from proxy.config import load_config
-from proxy.errors import InvalidFileError
+from proxy.errors import InvalidFileError, Problem
+from proxy.ruleset import RuleSet, load_rule_paths, load_rules, sources_from_config
+from proxy.ruleset.loader import rule_path_positions
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -15,9 +17,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "check",
         help="validate the configuration and rule files; exit 0 when valid, 1 otherwise",
-        description="Validate the configuration and rule files without starting anything.",
+        description=(
+            "Validate the configuration and the rule files of every app without starting anything. "
+            "Given rule files or folders, validate just those, without a config (e.g. in a rule repository's CI)."
+        ),
     )
-    parser.add_argument("--config", default="config.yaml", help="configuration file (default: config.yaml)")
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="rule files or folders to validate without a config")
+    parser.add_argument(
+        "--config", default=None, help="configuration file (default: config.yaml unless rule PATHs are given)"
+    )
     parser.set_defaults(handler=handle)
     assert isinstance(parser, argparse.ArgumentParser)
     return parser
@@ -25,12 +33,43 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def handle(arguments: argparse.Namespace) -> int:
     """Print every problem found, one per line; return 0 when there are none."""
-    try:
-        load_config(arguments.config)
-    except InvalidFileError as error:
-        for problem in error.problems:
+    problems: list[Problem] = []
+    passed: list[str] = []
+    config_path = arguments.config or (None if arguments.paths else "config.yaml")
+    if config_path is not None:
+        try:
+            config = load_config(config_path)
+        except InvalidFileError as error:
+            problems.extend(error.problems)
+        else:
+            passed.append(f"{config_path}: OK")
+            try:
+                ruleset = load_rules(sources_from_config(config), positions=rule_path_positions(config))
+            except InvalidFileError as error:
+                problems.extend(error.problems)
+            else:
+                passed.append(_rules_summary(ruleset))
+    if arguments.paths:
+        try:
+            passed.append(_rules_summary(load_rule_paths(arguments.paths)))
+        except InvalidFileError as error:
+            problems.extend(error.problems)
+    if problems:
+        for problem in sorted(set(problems)):
             print(problem, file=sys.stderr)
-        print(f"{len(error.problems)} problem(s) found", file=sys.stderr)
+        print(f"{len(set(problems))} problem(s) found", file=sys.stderr)
         return 1
-    print(f"{arguments.config}: OK")
+    for line in passed:
+        print(line)
     return 0
+
+
+def _rules_summary(ruleset: RuleSet) -> str:
+    guides = sum(len(app.guides) for app in ruleset.apps.values())
+    workflows = sum(len(app.workflows) for app in ruleset.apps.values())
+    features = sum(len(app.features) for app in ruleset.apps.values())
+    apps = ", ".join(sorted(ruleset.apps)) or "none"
+    return (
+        f"rules: OK, {guides} guides, {workflows} workflows, {features} features "
+        f"in {len(ruleset.files)} files (apps: {apps})"
+    )

@@ -19,7 +19,9 @@ class InjectConfig:
         64 * 1024,
         parse=parse_size,
         schema=SIZE_SCHEMA,
-        help="bytes of a document searched for the insertion point before falling back, e.g. '64KiB'",
+        minimum=1024,
+        help="bytes of a document searched for the insertion point before falling back, e.g. '64KiB' "
+        "(at least 1024, the window browsers prescan for a <meta> charset)",
     )
     csp: Literal["respect", "amend"] = setting(
         "respect",

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from proxy.config.identity import VisitorConfig
+from proxy.config.identity import IdentityConfig, VisitorConfig
 from proxy.config.inject import InjectConfig
 from proxy.config.storage import StorageConfig
 from proxy.config.values import (
@@ -88,6 +88,9 @@ class App:
     max_connections: int = setting(100, minimum=1, help="pooled keep-alive connections to the upstream at most")
     rules: tuple[str, ...] = setting((), help="rule files or folders for this app, relative to the config file")
     inject: InjectConfig = setting(default_factory=InjectConfig, help="HTML injection settings")
+    identity: IdentityConfig = setting(
+        default_factory=IdentityConfig, help="where user names and roles come from for this app"
+    )
 
     @property
     def upstream_origin(self) -> str:

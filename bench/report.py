@@ -1,0 +1,195 @@
+"""The report: Markdown tables of the medians, the machine they were measured on, and PASS or MISS per target."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import re
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+from bench.injection import INJECTION, SLOW
+from bench.results import Results
+from bench.scenarios import CORE, DOWNLOAD, Settings
+from bench.targets import Verdict, evaluate
+
+Column = tuple[str, str, Callable[[float], str]]
+"""A table column: heading, metric name, and how to format the metric's median."""
+
+
+def _number(digits: int) -> Callable[[float], str]:
+    return lambda value: f"{value:,.{digits}f}"
+
+
+LOAD_COLUMNS: list[Column] = [
+    ("req/s", "rps", _number(0)),
+    ("p50 ms", "p50_ms", _number(2)),
+    ("p99 ms", "p99_ms", _number(2)),
+    ("TTFB ms", "ttfb_ms", _number(3)),
+    ("MB/s", "mbps", _number(1)),
+    ("CPU µs/req", "cpu_us", _number(0)),
+    ("peak RSS MB", "rss_mb", _number(1)),
+    ("upstream CPU %", "upstream_cpu_pct", _number(0)),
+    ("errors", "errors", _number(0)),
+]
+DOWNLOAD_COLUMNS: list[Column] = [
+    ("MB/s", "mbps", _number(0)),
+    ("CPU s", "cpu_s", _number(2)),
+    ("peak RSS MB", "rss_mb", _number(1)),
+    ("RSS growth MB", "rss_growth_mb", _number(1)),
+]
+INJECTION_COLUMNS: list[Column] = [
+    ("req/s", "rps", _number(0)),
+    ("p50 ms", "p50_ms", _number(2)),
+    ("p99 ms", "p99_ms", _number(2)),
+    ("MB/s", "mbps", _number(1)),
+    ("CPU µs/req", "cpu_us", _number(0)),
+    ("peak RSS MB", "rss_mb", _number(1)),
+    ("errors", "errors", _number(0)),
+]
+SLOW_COLUMNS: list[Column] = [
+    ("first byte ms", "ttfb_ms", _number(1)),
+    ("head ms", "head_ms", _number(1)),
+    ("whole page ms", "page_ms", _number(1)),
+]
+
+
+PROFILE_INTRO = (
+    "Guidegate missed a target, so the harness sampled it with py-spy (250 samples per second, idle time "
+    "excluded) while wrk loaded it with the 2 KiB response. 'self' is the share of samples in which the "
+    "function itself was running, 'inclusive' the share in which it was anywhere on the stack."
+)
+
+
+@dataclass(frozen=True)
+class Machine:
+    """What the figures were measured on."""
+
+    cpu: str
+    cores: int
+    memory_gib: float
+    kernel: str
+    python: str
+    aiohttp: str
+    tools: dict[str, str]
+
+
+def describe_machine(mitmdump: str | None) -> Machine:
+    """Read the CPU model, core count, memory and kernel from /proc, and the versions of the tools used."""
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
+    meminfo = Path("/proc/meminfo").read_text()
+    total = re.search(r"^MemTotal:\s*(\d+) kB", meminfo, re.MULTILINE)
+    tools = {
+        "nginx": _version(["/usr/sbin/nginx", "-v"], r"nginx/(\S+)"),
+        "wrk": _version(["/usr/bin/wrk", "-v"], r"wrk (\S+)"),
+        "curl": _version(["/usr/bin/curl", "--version"], r"curl (\S+)"),
+    }
+    if mitmdump is not None:
+        tools["mitmproxy"] = _version([mitmdump, "--version"], r"Mitmproxy: (\S+)")
+    return Machine(
+        cpu=model.group(1).strip() if model else platform.processor() or "unknown",
+        cores=os.cpu_count() or 0,
+        memory_gib=int(total.group(1)) / 1024 / 1024 if total else 0.0,
+        kernel=platform.release(),
+        python=platform.python_version(),
+        aiohttp=aiohttp.__version__,
+        tools=tools,
+    )
+
+
+def _version(command: list[str], pattern: str) -> str:
+    try:
+        completed = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+    except OSError:
+        return "not installed"
+    found = re.search(pattern, completed.stdout + completed.stderr)
+    return found.group(1) if found else "unknown"
+
+
+def table(results: Results, section: str, case: str, columns: Sequence[Column]) -> str:
+    """Return a Markdown table of one case: a row per target, a column per metric, medians over repeats."""
+    headings = ["target", *(heading for heading, _, _ in columns)]
+    lines = ["| " + " | ".join(headings) + " |", "| --- " + "| ---: " * len(columns) + "|"]
+    for target in results.targets(section):
+        cells = [target]
+        for _, metric, render in columns:
+            value = results.median(section, case, target, metric)
+            cells.append("-" if value is None else render(value))
+        if any(cell != "-" for cell in cells[1:]):
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def verdict_table(verdicts: Sequence[Verdict]) -> str:
+    """Return the targets as a Markdown table."""
+    lines = ["| target | required | measured | result |", "| --- | ---: | ---: | --- |"]
+    for verdict in verdicts:
+        lines.append(f"| {verdict.target} | {verdict.required} | {verdict.measured} | {verdict.label} |")
+    return "\n".join(lines)
+
+
+def render(
+    results: Results,
+    settings: Settings,
+    machine: Machine,
+    command: str,
+    started: datetime.datetime,
+    other_load: float | None,
+    method: str,
+) -> str:
+    """Return the whole report as Markdown."""
+    parts = [
+        "# Benchmarks",
+        "",
+        "Generated by the harness in `bench/`; rerun it to refresh this page.",
+        "",
+        f"- Command: `{command}`",
+        f"- Date: {started:%Y-%m-%d %H:%M} UTC",
+        f"- Machine: {machine.cpu}, {machine.cores} cores, {machine.memory_gib:.1f} GiB memory, Linux {machine.kernel}",
+        f"- Software: Python {machine.python}, aiohttp {machine.aiohttp}, "
+        + ", ".join(f"{name} {version}" for name, version in machine.tools.items()),
+        f"- Repeats: {settings.repeats}, interleaved (every target once per repeat, in a rotated order); "
+        "each figure is the median over the repeats",
+    ]
+    if other_load is not None:
+        parts.append(
+            f"- Other load: processes outside the harness used {other_load:.0%} of the machine's CPU time "
+            "during the run (from /proc/stat)"
+        )
+    parts += ["", method, "", "## Targets", "", verdict_table(evaluate(results))]
+    for case in results.cases(CORE):
+        parts += ["", f"## {case} response", "", table(results, CORE, case, LOAD_COLUMNS)]
+    for case in results.cases(DOWNLOAD):
+        parts += ["", f"## {case} streamed download", "", table(results, DOWNLOAD, case, DOWNLOAD_COLUMNS)]
+    if INJECTION in results.skipped:
+        parts += ["", "## HTML injection", "", f"skipped: {results.skipped[INJECTION]}"]
+    for case in results.cases(INJECTION):
+        parts += ["", f"## HTML injection, {case} page", "", table(results, INJECTION, case, INJECTION_COLUMNS)]
+    for case in results.cases(SLOW):
+        parts += ["", f"## Slow page: head at once, {case}", "", table(results, SLOW, case, SLOW_COLUMNS)]
+    for name, figures in results.extra.items():
+        parts += ["", f"## {name}", "", "| figure | value |", "| --- | ---: |"]
+        parts += [f"| {key} | {_cell(value)} |" for key, value in figures.items()]
+    for name, reason in results.skipped.items():
+        if name != INJECTION:
+            parts += ["", f"## {name}", "", f"skipped: {reason}"]
+    if results.profile:
+        parts += ["", "## Where Guidegate spends its time", "", PROFILE_INTRO, "",
+                  "| function | self | inclusive |", "| --- | ---: | ---: |"]
+        parts += [f"| `{name}` | {own:.1%} | {total:.1%} |" for name, own, total in results.profile]
+    if results.notes:
+        parts += ["", "## Notes", ""]
+        parts += [f"- {note}" for note in results.notes]
+    return "\n".join(parts) + "\n"
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:,.3f}"
+    return str(value)

@@ -1,0 +1,290 @@
+"""Build the adoption report of one app and period from an event store."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import math
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from proxy.analytics.funnels import ratio, workflow_report
+from proxy.analytics.models import (
+    Cohort,
+    FeatureReport,
+    GuideEffect,
+    GuideReport,
+    HelpWeek,
+    Report,
+    RoleActivity,
+    RoleShare,
+    UnusedFeatures,
+    WorkflowReport,
+)
+from proxy.analytics.runs import Run, RunTracker
+from proxy.analytics.specs import Specs, WorkflowSpec
+from proxy.errors import GuidegateError
+from proxy.events.model import decode_roles
+from proxy.events.store import EventStore, NameCountRow
+
+logger = logging.getLogger(__name__)
+
+DAY = 86400.0
+WEEK = 7 * DAY
+GUIDE_KINDS = ("guide_shown", "guide_completed", "guide_dismissed", "target_missing")
+HELP_KINDS = ("help_opened", "help_requested")
+
+
+class ReportError(GuidegateError):
+    """A report was asked for with arguments that cannot be answered."""
+
+
+@dataclass(frozen=True)
+class ReportQuery:
+    """Which report to build. Times are UTC epoch seconds; `until` is exclusive.
+
+    `as_of` (default: now) decides which runs are still open. `go_live` starts the weekly help
+    trend; without it the trend starts at `since`.
+    """
+
+    app: str
+    since: float
+    until: float
+    role: str | None = None
+    workflow: str | None = None
+    go_live: datetime.date | None = None
+    as_of: float | None = None
+
+
+def day_start(day: datetime.date) -> float:
+    """UTC epoch seconds of a day's midnight (UTC)."""
+    return datetime.datetime.combine(day, datetime.time(), datetime.timezone.utc).timestamp()
+
+
+async def build_report(store: EventStore, specs: Specs, query: ReportQuery) -> Report:
+    """Query the store and compute the report.
+
+    Raises ReportError for an empty period or a workflow filter that names no workflow in `specs`,
+    and StoreError when the store fails.
+    """
+    if not query.until > query.since:
+        raise ReportError(f"the report period is empty (since {query.since} is not before until {query.until}); expected since < until")
+    workflows = specs.workflows
+    if query.workflow is not None:
+        workflows = tuple(spec for spec in specs.workflows if spec.id == query.workflow)
+        if not workflows:
+            known = ", ".join(spec.id for spec in specs.workflows) or "none"
+            raise ReportError(f"unknown workflow '{query.workflow}'; expected one of: {known}")
+    as_of = time.time() if query.as_of is None else query.as_of
+    started = time.perf_counter()
+
+    visitor_roles = _union_roles(await store.visitor_roles(query.app, query.since, query.until))
+    if query.role is not None:
+        visitor_roles = {visitor: roles for visitor, roles in visitor_roles.items() if query.role in roles}
+    roles = sorted({role for roles in visitor_roles.values() for role in roles})
+    if query.role is not None:
+        roles = [query.role]
+
+    runs = await _runs(store, specs.workflows, query, as_of)
+    if query.role is not None:
+        runs = [run for run in runs if run.visitor in visitor_roles]
+    runs_by_workflow: dict[str, list[Run]] = defaultdict(list)
+    for run in runs:
+        runs_by_workflow[run.workflow].append(run)
+    workflow_reports = tuple(
+        workflow_report(spec, runs_by_workflow.get(spec.id, ()), visitor_roles, roles) for spec in workflows
+    )
+
+    counts = await store.name_counts(query.app, ("feature", *GUIDE_KINDS), query.since, query.until)
+    if query.role is not None:
+        counts = [row for row in counts if row[2] in visitor_roles]
+    features, unused = _features(specs, counts, visitor_roles, roles)
+    guides = _guides(specs, counts, runs_by_workflow, {spec.id for spec in workflows})
+    help_weeks = await _help(store, query, visitor_roles)
+
+    logger.info(
+        "report for app %s built in %.3fs: %d visitors, %d runs",
+        query.app,
+        time.perf_counter() - started,
+        len(visitor_roles),
+        len(runs),
+    )
+    return Report(
+        app=query.app,
+        since=query.since,
+        until=query.until,
+        as_of=as_of,
+        role=query.role,
+        workflow=query.workflow,
+        go_live=query.go_live,
+        active_visitors=len(visitor_roles),
+        roles=tuple(
+            RoleActivity(role, sum(1 for visitor_set in visitor_roles.values() if role in visitor_set)) for role in roles
+        ),
+        workflows=workflow_reports,
+        features=features,
+        unused_features=unused,
+        guides=guides,
+        help=help_weeks,
+    )
+
+
+def _union_roles(rows: Iterable[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
+    """Map each visitor to the union of the roles on their events."""
+    decoded: dict[str, tuple[str, ...]] = {}
+    merged: dict[str, tuple[str, ...]] = {}
+    for visitor, text in rows:
+        roles = decoded.get(text)
+        if roles is None:
+            roles = decoded[text] = decode_roles(text)
+        previous = merged.get(visitor)
+        merged[visitor] = roles if previous is None else tuple(sorted(set(previous) | set(roles)))
+    return merged
+
+
+async def _runs(store: EventStore, specs: Sequence[WorkflowSpec], query: ReportQuery, as_of: float) -> list[Run]:
+    """Rebuild every workflow's runs started in the period, followed to the end of their window."""
+    if not specs:
+        return []
+    longest = max(spec.window_seconds for spec in specs)
+    tracker = RunTracker(specs, query.until)
+    async for page in store.step_rows(query.app, query.since, query.until + longest):
+        tracker.feed(page)
+    return tracker.finish(as_of)
+
+
+def _features(
+    specs: Specs,
+    counts: Sequence[NameCountRow],
+    visitor_roles: Mapping[str, tuple[str, ...]],
+    roles: Sequence[str],
+) -> tuple[tuple[FeatureReport, ...], tuple[UnusedFeatures, ...]]:
+    events: dict[str, int] = defaultdict(int)
+    users: dict[str, set[str]] = defaultdict(set)
+    for kind, name, visitor, count in counts:
+        if kind == "feature":
+            events[name] += count
+            users[name].add(visitor)
+    active = {role: sum(1 for role_set in visitor_roles.values() if role in role_set) for role in roles}
+
+    reports = []
+    unused: dict[str, list[str]] = {role: [] for role in roles}
+    for spec in specs.features:
+        feature_users = users.get(spec.id, set())
+        shares = []
+        for role in roles:
+            role_users = sum(1 for visitor in feature_users if role in visitor_roles.get(visitor, ()))
+            shares.append(RoleShare(role, role_users, active[role], ratio(role_users, active[role])))
+            if role_users == 0 and active[role]:
+                unused[role].append(spec.id)
+        reports.append(
+            FeatureReport(
+                id=spec.id,
+                title=spec.title,
+                events=events.get(spec.id, 0),
+                users=len(feature_users),
+                active=len(visitor_roles),
+                share=ratio(len(feature_users), len(visitor_roles)),
+                by_role=tuple(shares),
+            )
+        )
+    return tuple(reports), tuple(UnusedFeatures(role, tuple(unused[role])) for role in roles if active[role])
+
+
+def _cohort(runs: Sequence[Run]) -> Cohort:
+    completed = sum(1 for run in runs if run.status == "completed")
+    failed = sum(1 for run in runs if run.failures)
+    return Cohort(
+        visitors=len({run.visitor for run in runs}),
+        runs=len(runs),
+        completed=completed,
+        conversion=ratio(completed, len(runs)),
+        failed_runs=failed,
+        failure_rate=ratio(failed, len(runs)),
+    )
+
+
+def _guides(
+    specs: Specs,
+    counts: Sequence[NameCountRow],
+    runs_by_workflow: Mapping[str, Sequence[Run]],
+    reported_workflows: set[str],
+) -> tuple[GuideReport, ...]:
+    totals: dict[tuple[str, str], int] = defaultdict(int)
+    viewers: dict[str, set[str]] = defaultdict(set)
+    for kind, name, visitor, count in counts:
+        if kind == "feature":
+            continue
+        totals[(kind, name)] += count
+        if kind == "guide_shown":
+            viewers[name].add(visitor)
+
+    reports = []
+    for spec in specs.guides:
+        saw = viewers.get(spec.id, set())
+        effects = []
+        for workflow in spec.workflows:
+            if workflow not in reported_workflows:
+                continue
+            runs = runs_by_workflow.get(workflow, ())
+            effects.append(
+                GuideEffect(
+                    workflow=workflow,
+                    saw=_cohort([run for run in runs if run.visitor in saw]),
+                    did_not_see=_cohort([run for run in runs if run.visitor not in saw]),
+                )
+            )
+        reports.append(
+            GuideReport(
+                id=spec.id,
+                title=spec.title,
+                shown=totals.get(("guide_shown", spec.id), 0),
+                viewers=len(saw),
+                completed=totals.get(("guide_completed", spec.id), 0),
+                dismissed=totals.get(("guide_dismissed", spec.id), 0),
+                target_missing=totals.get(("target_missing", spec.id), 0),
+                effects=tuple(effects),
+            )
+        )
+    return tuple(reports)
+
+
+async def _help(
+    store: EventStore, query: ReportQuery, visitor_roles: Mapping[str, tuple[str, ...]]
+) -> tuple[HelpWeek, ...]:
+    """Count help requests per week from go-live (or from `since`) to `until`."""
+    if query.go_live is not None:
+        first_day = query.go_live
+    else:
+        first_day = datetime.datetime.fromtimestamp(query.since, datetime.timezone.utc).date()
+    start = day_start(first_day)
+    if start >= query.until:
+        return ()
+    rows = await store.event_times(query.app, HELP_KINDS, start, query.until)
+    if query.role is not None:
+        if start < query.since:
+            # Visitors active only before the period are missing from `visitor_roles`.
+            wider = _union_roles(await store.visitor_roles(query.app, start, query.until))
+            members = {visitor for visitor, roles in wider.items() if query.role in roles}
+        else:
+            members = set(visitor_roles)
+        rows = [row for row in rows if row[1] in members]
+
+    weeks = math.ceil((query.until - start) / WEEK)
+    requests = [0] * weeks
+    visitors: list[set[str]] = [set() for _ in range(weeks)]
+    for moment, visitor in rows:
+        index = int((moment - start) // WEEK)
+        requests[index] += 1
+        visitors[index].add(visitor)
+    return tuple(
+        HelpWeek(
+            week=index + 1,
+            start=first_day + datetime.timedelta(days=7 * index),
+            requests=requests[index],
+            visitors=len(visitors[index]),
+        )
+        for index in range(weeks)
+    )

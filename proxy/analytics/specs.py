@@ -1,0 +1,88 @@
+"""What the reports need to know about an app's workflows, features and guides, and where it comes from.
+
+The reports take these small dataclasses instead of the rule model, so they can be tested and
+benchmarked alone. `load_specs` is the one place that turns an app's rules into them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from proxy.config import App, Config
+
+Order = Literal["ordered", "strict"]
+
+
+@dataclass(frozen=True)
+class WorkflowSpec:
+    """A workflow as the run analysis reads it.
+
+    `steps` are step ids in order. With order 'ordered' other requests may come between two steps,
+    and a step counts only after the ones before it; with 'strict' the next workflow step the
+    visitor takes must be the next step of the run (or a repeat of the current one). A step in
+    `exclusions` (a cancel button, say) ends the visitor's run as abandoned.
+    """
+
+    id: str
+    title: str
+    steps: tuple[str, ...]
+    order: Order = "ordered"
+    window_seconds: float = 3600.0
+    exclusions: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.steps:
+            raise ValueError(f"workflow '{self.id}' has no steps; expected at least one")
+        if len(set(self.steps)) != len(self.steps):
+            raise ValueError(f"workflow '{self.id}' lists a step twice; expected each step id once")
+        shared = set(self.steps) & set(self.exclusions)
+        if shared:
+            raise ValueError(
+                f"workflow '{self.id}' has '{sorted(shared)[0]}' both as a step and as an exclusion; expected one or the other"
+            )
+        if self.order not in ("ordered", "strict"):
+            raise ValueError(f"workflow '{self.id}' has order '{self.order}'; expected 'ordered' or 'strict'")
+        if not self.window_seconds > 0:
+            raise ValueError(f"workflow '{self.id}' has window {self.window_seconds}s; expected more than 0")
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """A tracked feature: its `feature` events carry this id as their name."""
+
+    id: str
+    title: str
+
+
+@dataclass(frozen=True)
+class GuideSpec:
+    """A guide; `workflows` are the ids of the workflows it is meant to help with."""
+
+    id: str
+    title: str
+    workflows: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Specs:
+    """Everything the reports of one app are about."""
+
+    workflows: tuple[WorkflowSpec, ...] = ()
+    features: tuple[FeatureSpec, ...] = ()
+    guides: tuple[GuideSpec, ...] = ()
+
+
+SpecsLoader = Callable[[Config, App], Specs]
+"""Builds the Specs of one app from the deployment configuration (and the app's rule files)."""
+
+
+def load_specs(config: Config, app: App) -> Specs:
+    """Return the workflows, features and guides of `app` for the reports.
+
+    Raises InvalidFileError when the app's rule files are invalid.
+    """
+    # TODO: read the app's rule files (app.rules) through the rule loader and map its workflows,
+    # features and guides to these dataclasses; until then reports cover visitors and help only.
+    return Specs()

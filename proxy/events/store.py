@@ -1,0 +1,101 @@
+"""The event store interface that the writer and the reports use, whichever database is behind it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Protocol
+
+from proxy.errors import GuidegateError
+from proxy.events.model import Event
+
+StepRow = tuple[float, str, str]
+"""A workflow step as the run analysis reads it: (time, visitor, key).
+
+`key` is `name + STEP_KEY_SEPARATOR + step + STEP_KEY_SEPARATOR + outcome` (outcome '' when none):
+one text value per row instead of three makes the million-row report noticeably cheaper to read.
+"""
+
+STEP_KEY_SEPARATOR = "\x1f"
+"""Separates the parts of a StepRow key; Event rejects control characters, so no id contains it."""
+
+VisitorRolesRow = tuple[str, str]
+"""(visitor, roles as stored, e.g. '|clerk|manager|')."""
+
+NameCountRow = tuple[str, str, str, int]
+"""(kind, name, visitor, events)."""
+
+TimeRow = tuple[float, str]
+"""(time, visitor)."""
+
+
+class StoreError(GuidegateError):
+    """The event store failed."""
+
+
+class StoreUnavailableError(StoreError):
+    """The store cannot be reached or written right now; the same call may succeed later."""
+
+
+class BatchRejectedError(StoreError):
+    """The store refused the batch itself (a constraint or type error); retrying cannot help."""
+
+
+class SchemaTooNewError(StoreError):
+    """The database was migrated by a newer Guidegate than this one."""
+
+
+class EventStore(Protocol):
+    """An append-only event table plus the queries the reports need.
+
+    Times are UTC epoch seconds; `since` is inclusive and `until` exclusive. Every query returns
+    the same rows on every backend (row order only where a method says so).
+    """
+
+    description: str
+    """Where the store is, for logs (never a password)."""
+
+    async def open(self) -> None:
+        """Connect and apply pending schema migrations; raise StoreUnavailableError when unreachable."""
+        ...
+
+    async def close(self) -> None:
+        """Release the connection(s); a closed store may be opened again."""
+        ...
+
+    async def write(self, batch: Sequence[Event]) -> None:
+        """Append the events in one transaction: all are stored or none."""
+        ...
+
+    async def delete_older_than(self, cutoff: float) -> int:
+        """Delete events with time < cutoff; return how many were deleted."""
+        ...
+
+    async def schema_version(self) -> int:
+        """Return the highest applied migration."""
+        ...
+
+    async def count(self, app: str | None = None) -> int:
+        """Return the number of stored events, of one app or of all."""
+        ...
+
+    async def read_events(self, app: str, since: float, until: float) -> list[Event]:
+        """Return one app's events in the period, ordered by time then insertion."""
+        ...
+
+    def step_rows(self, app: str, since: float, until: float, page_size: int = 5000) -> AsyncIterator[list[StepRow]]:
+        """Yield the app's workflow_step events in pages, ordered by time then insertion."""
+        ...
+
+    async def visitor_roles(self, app: str, since: float, until: float) -> list[VisitorRolesRow]:
+        """Return each distinct (visitor, roles) pair among the app's events in the period."""
+        ...
+
+    async def name_counts(
+        self, app: str, kinds: Sequence[str], since: float, until: float
+    ) -> list[NameCountRow]:
+        """Return event counts per (kind, name, visitor) for events of the given kinds."""
+        ...
+
+    async def event_times(self, app: str, kinds: Sequence[str], since: float, until: float) -> list[TimeRow]:
+        """Return (time, visitor) of every event of the given kinds."""
+        ...

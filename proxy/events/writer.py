@@ -1,0 +1,278 @@
+"""The event writer: a bounded in-memory queue drained in batches to the store, off the request path."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from proxy.config.storage import StorageConfig
+from proxy.events.model import Event
+from proxy.events.retention import Retention
+from proxy.events.store import BatchRejectedError, EventStore, StoreError
+from proxy.tasks import BackgroundTasks
+
+logger = logging.getLogger(__name__)
+
+REPEAT_LOG_EVERY = 10
+"""While the store stays down, one warning per this many failed attempts (the first is always logged)."""
+
+
+@dataclass(frozen=True)
+class WriterStats:
+    """A snapshot of the writer's counters, for metrics and health pages."""
+
+    queued: int
+    """Events waiting in the queue."""
+    pending: int
+    """Events taken from the queue whose write has not succeeded yet (being written or retried)."""
+    accepted: int
+    written: int
+    dropped_queue_full: int
+    dropped_rejected: int
+    """Events of batches the store refused as invalid; retrying those cannot succeed."""
+    dropped_shutdown: int
+    """Events still unwritten when `close` ran out of time, or submitted after it."""
+    write_errors: int
+    """Failed attempts to open the store or write a batch."""
+    store_available: bool
+    last_error: str | None
+    last_error_time: float | None
+    retention_deleted: int
+    retention_errors: int
+
+
+class EventWriter:
+    """Accepts events without blocking and writes them in batches to an EventStore.
+
+    `submit` puts an event into a bounded asyncio.Queue and returns at once: a full queue drops
+    the event and counts it. A background task takes up to `batch_size` events, waiting at most
+    `flush_interval` for a batch to fill, and writes them in one transaction. When the store is
+    down the batch is kept and retried with exponential backoff (from `retry_delay`, doubling, at
+    most `retry_max_delay`) while new events wait in the queue, so an outage loses only what
+    overflows the queue. The writer also opens the store (retrying the same way) and, once it is
+    open, runs the retention task. Use it from one event loop; `submit` is not thread-safe.
+    """
+
+    def __init__(self, store: EventStore, config: StorageConfig, *, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self._config = config
+        self._queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=config.queue_size)
+        self._wake = asyncio.Event()
+        self._full = asyncio.Event()
+        self._tasks = BackgroundTasks()
+        self._runner: asyncio.Task[None] | None = None
+        self._retention = Retention(store, config.retention_days, config.retention_interval, clock=clock)
+        self._retention_started = False
+        self._batch: list[Event] = []
+        self._closing = False
+        self._closed = False
+        self._store_open = False
+        self._failures = 0
+        self._accepted = 0
+        self._written = 0
+        self._dropped_full = 0
+        self._dropped_rejected = 0
+        self._dropped_shutdown = 0
+        self._write_errors = 0
+        self._last_error: str | None = None
+        self._last_error_time: float | None = None
+        self._clock = clock
+
+    async def start(self) -> None:
+        """Start the background writer; it opens the store, retrying while the store is down."""
+        if self._runner is not None:
+            return
+        self._runner = self._tasks.spawn(f"event-writer {self.store.description}", self._run())
+        logger.info(
+            "event writer started for %s (queue %d, batch %d, flush every %gs)",
+            self.store.description,
+            self._config.queue_size,
+            self._config.batch_size,
+            self._config.flush_interval,
+        )
+
+    def submit(self, event: Event) -> bool:
+        """Queue an event; return False (and count it) when the queue is full or the writer closed.
+
+        Never blocks and never raises.
+        """
+        try:
+            if self._closing:
+                self._dropped_shutdown += 1
+                return False
+            try:
+                self._queue.put_nowait(event)
+            except asyncio.QueueFull:
+                self._dropped_full += 1
+                return False
+            self._accepted += 1
+            if not self._wake.is_set():
+                self._wake.set()
+            if self._queue.qsize() >= self._config.batch_size and not self._full.is_set():
+                self._full.set()
+            return True
+        except Exception:  # noqa: BLE001 - the request path must never see an exception from here
+            logger.exception("event submit failed unexpectedly; event dropped")
+            self._dropped_full += 1
+            return False
+
+    async def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every accepted event is written; return False if `timeout` passed first."""
+        deadline = time.monotonic() + timeout
+        while self._queue.qsize() or self._batch:
+            if time.monotonic() >= deadline:
+                return False
+            self._full.set()
+            await asyncio.sleep(0.005)
+        return True
+
+    async def close(self, timeout: float = 10.0) -> None:
+        """Write everything accepted, within `timeout` seconds, then stop the tasks and close the store.
+
+        Events still unwritten when the time is up (the store being down) are counted as dropped.
+        """
+        if self._closed:
+            return
+        self._closing = True
+        self._wake.set()
+        self._full.set()
+        if self._runner is not None:
+            await asyncio.wait({self._runner}, timeout=timeout)
+        lost = self._queue.qsize() + len(self._batch)
+        if lost:
+            self._dropped_shutdown += lost
+            logger.error(
+                "event writer stopped with %d events unwritten to %s (last error: %s)",
+                lost,
+                self.store.description,
+                self._last_error,
+            )
+        await self._tasks.close()
+        try:
+            await self.store.close()
+        except Exception:  # noqa: BLE001 - shutdown goes on whatever the store says
+            logger.exception("closing event store %s failed", self.store.description)
+        self._closed = True
+        logger.info("event writer stopped: %d written, %d dropped", self._written, self._dropped_total())
+
+    def stats(self) -> WriterStats:
+        """Return the current counters."""
+        return WriterStats(
+            queued=self._queue.qsize(),
+            pending=len(self._batch),
+            accepted=self._accepted,
+            written=self._written,
+            dropped_queue_full=self._dropped_full,
+            dropped_rejected=self._dropped_rejected,
+            dropped_shutdown=self._dropped_shutdown,
+            write_errors=self._write_errors,
+            store_available=self._store_open and self._failures == 0,
+            last_error=self._last_error,
+            last_error_time=self._last_error_time,
+            retention_deleted=self._retention.deleted,
+            retention_errors=self._retention.errors,
+        )
+
+    def _dropped_total(self) -> int:
+        return self._dropped_full + self._dropped_rejected + self._dropped_shutdown
+
+    async def _run(self) -> None:
+        while True:
+            if not self._store_open:
+                if self._closing and not self._queue.qsize():
+                    return
+                await self._open_store()
+                continue
+            if not self._batch:
+                batch = await self._collect()
+                if batch is None:
+                    return
+                self._batch = batch
+            await self._write_batch()
+
+    async def _open_store(self) -> None:
+        try:
+            await self.store.open()
+        except Exception as error:  # noqa: BLE001 - any failure to open is retried; StoreError is the usual one
+            await self._failed("open", error)
+            return
+        self._store_open = True
+        self._recovered()
+        if not self._retention_started:
+            self._retention_started = True
+            self._tasks.spawn(f"event-retention {self.store.description}", self._retention.run())
+
+    async def _collect(self) -> list[Event] | None:
+        """Wait for events and take up to batch_size of them; None when closing with nothing left."""
+        while self._queue.empty():
+            if self._closing:
+                return None
+            self._wake.clear()
+            await self._wake.wait()
+        if not self._closing and self._queue.qsize() < self._config.batch_size:
+            self._full.clear()
+            try:
+                await asyncio.wait_for(self._full.wait(), self._config.flush_interval)
+            except asyncio.TimeoutError:
+                pass
+        batch: list[Event] = []
+        while len(batch) < self._config.batch_size:
+            try:
+                batch.append(self._queue.get_nowait())
+            except asyncio.QueueEmpty:
+                break
+        return batch
+
+    async def _write_batch(self) -> None:
+        try:
+            await self.store.write(self._batch)
+        except BatchRejectedError as error:
+            self._dropped_rejected += len(self._batch)
+            self._note_error(error)
+            logger.error("event store %s rejected %d events; dropped: %s", self.store.description, len(self._batch), error)
+            self._batch = []
+            return
+        except StoreError as error:
+            await self._failed("write", error)
+            return
+        except Exception as error:  # noqa: BLE001 - a store bug must not stop the writer or loop on one batch
+            self._dropped_rejected += len(self._batch)
+            self._note_error(error)
+            logger.exception("writing %d events to %s failed unexpectedly; dropped", len(self._batch), self.store.description)
+            self._batch = []
+            return
+        self._written += len(self._batch)
+        self._batch = []
+        self._recovered()
+
+    def _note_error(self, error: BaseException) -> None:
+        self._write_errors += 1
+        self._last_error = str(error)
+        self._last_error_time = self._clock()
+
+    async def _failed(self, action: str, error: Exception) -> None:
+        """Count and log a failed attempt, then sleep the backoff delay."""
+        self._failures += 1
+        self._note_error(error)
+        delay = min(self._config.retry_delay * 2 ** (self._failures - 1), self._config.retry_max_delay)
+        if self._failures == 1 or self._failures % REPEAT_LOG_EVERY == 0:
+            logger.warning(
+                "event store %s: %s failed (attempt %d, %d events waiting), retrying in %.2gs: %s",
+                self.store.description,
+                action,
+                self._failures,
+                self._queue.qsize() + len(self._batch),
+                delay,
+                error,
+            )
+        await asyncio.sleep(delay)
+
+    def _recovered(self) -> None:
+        if self._failures:
+            logger.info(
+                "event store %s available again after %d failed attempts", self.store.description, self._failures
+            )
+            self._failures = 0

@@ -1,0 +1,123 @@
+"""Whether a response gets the runtime, decided from the request and response heads alone."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from multidict import CIMultiDict
+
+from proxy.config.inject import InjectConfig
+from proxy.rewrite.charset import UTF16_ENCODINGS, header_charset
+from proxy.rewrite.codec import UnsupportedCodingError, parse_content_encoding
+from proxy.rewrite.csp import CspPlan, plan_csp
+from proxy.rewrite.headers import header_value, header_values
+from proxy.rewrite.snippet import RuntimeLocation
+
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+NAVIGATION_DESTINATIONS = frozenset({"document", "iframe", "frame"})
+"""Sec-Fetch-Dest values of a navigation, the only requests whose documents get the runtime."""
+
+NEVER_STATUSES = frozenset({204, 206, 304})
+"""Statuses without a whole body to splice into, skipped whatever the configuration says."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The verdict on one response and what the heads revealed about its body.
+
+    `reason` is "inject" when `inject` is True, else a short metric label for the skip.
+    `sniff` asks the splicer to check that the body starts like a whole document, because the
+    request did not say what it fetches. `codings` are the content codings to undo, `charset`
+    the header's encoding (canonical name) and `csp` what the page's policy allows.
+    """
+
+    inject: bool
+    reason: str
+    xhtml: bool = False
+    sniff: bool = False
+    codings: tuple[str, ...] = ()
+    charset: str | None = None
+    csp: CspPlan | None = None
+
+
+def media_type(content_type: str | None) -> str:
+    """Return the lower-cased type/subtype of a Content-Type value, without parameters."""
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def decide(
+    method: str,
+    request_headers: Mapping[str, str],
+    status: int,
+    response_headers: Mapping[str, str],
+    config: InjectConfig,
+    *,
+    runtime: RuntimeLocation,
+) -> Decision:
+    """Decide from the heads whether the response body gets the runtime.
+
+    `request_headers` are the headers as sent upstream (after `strip_range`, when it applied).
+    The checks run from the cheapest to the dearest and the first that fails names the reason:
+    disabled, method_head, status, not_html, attachment, not_navigation, xhr, range,
+    unknown_encoding, utf16, unsupported_charset, csp_blocks.
+    """
+    if not config.enabled:
+        return Decision(False, "disabled")
+    if method.upper() == "HEAD":
+        return Decision(False, "method_head")
+    if status in NEVER_STATUSES or status not in config.statuses:
+        return Decision(False, "status")
+    content_types = header_values(response_headers, "Content-Type")
+    content_type = content_types[-1] if content_types else None
+    essence = media_type(content_type)
+    if essence not in HTML_TYPES:
+        return Decision(False, "not_html")
+    disposition = header_value(response_headers, "Content-Disposition") or ""
+    if disposition.split(";", 1)[0].strip().lower() == "attachment":
+        return Decision(False, "attachment")
+
+    destination = header_value(request_headers, "Sec-Fetch-Dest")
+    sniff = destination is None
+    if destination is not None and destination.strip().lower() not in NAVIGATION_DESTINATIONS:
+        return Decision(False, "not_navigation")
+    if sniff and (header_value(request_headers, "X-Requested-With") or "").strip().lower() == "xmlhttprequest":
+        return Decision(False, "xhr")
+    if header_value(request_headers, "Range") is not None:
+        return Decision(False, "range")
+
+    try:
+        codings = parse_content_encoding(header_value(response_headers, "Content-Encoding"))
+    except UnsupportedCodingError:
+        return Decision(False, "unknown_encoding")
+    charset = header_charset(content_type)
+    if charset in UTF16_ENCODINGS:
+        return Decision(False, "utf16")
+    if charset == "replacement":
+        return Decision(False, "unsupported_charset")
+
+    csp = plan_csp(response_headers, runtime, config.csp)
+    if not csp.permit().allowed:
+        return Decision(False, "csp_blocks")
+    return Decision(True, "inject", essence == "application/xhtml+xml", sniff, codings, charset, csp)
+
+
+def should_strip_range(method: str, request_headers: Mapping[str, str], config: InjectConfig) -> bool:
+    """Tell whether a request is a navigation with a Range header, which is sent upstream without it.
+
+    The document can then get the runtime and the client receives a full 200 response, which
+    HTTP allows as an answer to any Range request.
+    """
+    if not config.enabled or method.upper() != "GET" or header_value(request_headers, "Range") is None:
+        return False
+    destination = (header_value(request_headers, "Sec-Fetch-Dest") or "").strip().lower()
+    return destination in NAVIGATION_DESTINATIONS
+
+
+def strip_range(request_headers: Mapping[str, str]) -> CIMultiDict[str]:
+    """Return a copy of the request headers without Range and If-Range."""
+    kept: CIMultiDict[str] = CIMultiDict()
+    for name, value in request_headers.items():
+        if name.lower() not in ("range", "if-range"):
+            kept.add(name, value)
+    return kept

@@ -1,0 +1,182 @@
+"""The per-response pipeline: decode the body, splice the snippet in, re-encode for the client, fail open."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+
+from multidict import CIMultiDict
+
+from proxy.rewrite.codec import CorruptBodyError, choose_output_coding, make_decoder, make_encoder
+from proxy.rewrite.csp import parse_policy
+from proxy.rewrite.decide import Decision
+from proxy.rewrite.headers import adjust_response_headers
+from proxy.rewrite.splice import DEFAULT_LOOKAHEAD, SkipInjection, Splicer
+
+logger = logging.getLogger(__name__)
+
+NonceSnippet = Callable[[str | None], bytes]
+"""Builds the snippet for a nonce (None when the page's policy needs none), e.g. a build_snippet partial."""
+
+
+class DocumentRewriter:
+    """Rewrite one response body that `decide` chose for injection.
+
+    Call `headers` for the response head, then `feed` with each upstream chunk and `finish` at
+    the end; send every returned byte in order. After `finish`, `outcome` is "injected" or the
+    reason the body was left alone, and `placement` says where the snippet went.
+
+    Failures never break the page. An error while splicing sends the held bytes and the rest
+    unchanged. A corrupt or cut-short compressed body is sent exactly as the upstream sent it
+    when nothing has gone out yet and the client gets the upstream's coding; otherwise the
+    encoded stream ends cleanly after the last good byte, as a browser would show it.
+    """
+
+    def __init__(
+        self,
+        decision: Decision,
+        snippet: bytes | NonceSnippet,
+        *,
+        accept_encoding: str | None,
+        lookahead: int = DEFAULT_LOOKAHEAD,
+        request_id: str = "-",
+    ) -> None:
+        if not decision.inject:
+            raise ValueError(f"DocumentRewriter needs a decision to inject, got skip '{decision.reason}'")
+        self._decision = decision
+        self._snippet = snippet
+        self._request_id = request_id
+        self.output_coding = choose_output_coding(decision.codings, accept_encoding)
+        """The content coding sent to the client: "identity", "gzip", "deflate" or "br"."""
+        self._decoder = make_decoder(decision.codings)
+        self._encoder = make_encoder(self.output_coding)
+        self._splicer = Splicer(
+            self._build_snippet,
+            xml=decision.xhtml,
+            sniff=decision.sniff,
+            lookahead=lookahead,
+            encoding=decision.charset,
+        )
+        self._splicer_failed = False
+        # The upstream's bytes, kept until the first byte goes out, so that a body that cannot
+        # be decoded can still be sent as it came when the client gets the upstream's coding.
+        self._raw: list[bytes] | None = []
+        self._raw_compatible = decision.codings in ((), (self.output_coding,))
+        self._mode = "rewrite"  # "rewrite", "raw" (upstream bytes pass unchanged) or "ended"
+        self._failure: str | None = None
+
+    @property
+    def outcome(self) -> str | None:
+        """ "injected", or the reason the snippet was not inserted; None before the end is known."""
+        return self._failure or self._splicer.outcome
+
+    @property
+    def placement(self) -> str | None:
+        """Where the snippet went (see Splicer.placement), or None."""
+        return self._splicer.placement if self.outcome == "injected" else None
+
+    def headers(self, upstream_headers: Mapping[str, str]) -> CIMultiDict[str]:
+        """Return the response header fields to send with the rewritten body."""
+        csp = self._decision.csp
+        return adjust_response_headers(
+            upstream_headers,
+            content_encoding=self.output_coding,
+            negotiated=bool(self._decision.codings),
+            csp_values=csp.header_values if csp is not None else None,
+        )
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Take the next chunk as the upstream sent it; return the bytes to send to the client now."""
+        if self._mode == "raw":
+            return chunk
+        if self._mode == "ended" or not chunk:
+            return b""
+        if self._raw is not None:
+            self._raw.append(chunk)
+        out: list[bytes] = []
+        try:
+            for piece in self._decoder.decode(chunk):
+                out.append(self._encoder.encode(self._splice(piece)))
+            out.append(self._encoder.flush())
+        except CorruptBodyError as error:
+            return self._corrupt(out, error)
+        return self._sent(out)
+
+    def finish(self) -> bytes:
+        """Signal the end of the upstream body; return the last bytes to send."""
+        if self._mode != "rewrite":
+            self._mode = "ended"
+            return b""
+        out: list[bytes] = []
+        try:
+            for piece in self._decoder.flush():
+                out.append(self._encoder.encode(self._splice(piece)))
+        except CorruptBodyError as error:
+            return self._corrupt(out, error)
+        out.append(self._encoder.encode(self._end_splice()))
+        out.append(self._encoder.finish())
+        self._mode = "ended"
+        logger.debug("request %s: document %s at %s", self._request_id, self.outcome, self.placement)
+        return self._sent(out)
+
+    def _build_snippet(self, meta_values: Sequence[str]) -> bytes:
+        static = isinstance(self._snippet, bytes)
+        nonce: str | None = None
+        csp = self._decision.csp
+        if csp is not None:
+            meta_policies = [parse_policy(value) for value in meta_values]
+            permit = csp.permit(meta_policies, nonce_possible=not static)
+            if not permit.allowed:
+                logger.info(
+                    "request %s: runtime not inserted, Content-Security-Policy %s blocks it",
+                    self._request_id,
+                    permit.blocked_by,
+                )
+                raise SkipInjection("csp_blocks")
+            nonce = permit.nonce
+        if isinstance(self._snippet, bytes):
+            return self._snippet
+        return self._snippet(nonce)
+
+    def _splice(self, piece: bytes) -> bytes:
+        if self._splicer_failed:
+            return piece
+        try:
+            return self._splicer.feed(piece)
+        except Exception:  # any bug in splicing must leave the page as it was, never break it
+            return self._abandon_splice(piece)
+
+    def _end_splice(self) -> bytes:
+        if self._splicer_failed:
+            return b""
+        try:
+            return self._splicer.finish()
+        except Exception:  # see _splice
+            return self._abandon_splice(b"")
+
+    def _abandon_splice(self, piece: bytes) -> bytes:
+        """Pass the held bytes and `piece` on unchanged after an error in the splicer."""
+        logger.exception("request %s: splicing failed; the document passes unchanged", self._request_id)
+        self._splicer_failed = True
+        return self._splicer.abandon() + piece
+
+    def _corrupt(self, out: list[bytes], error: CorruptBodyError) -> bytes:
+        self._failure = "corrupt_body"
+        if self._raw is not None and self._raw_compatible:
+            logger.warning("request %s: %s; the body passes as the upstream sent it", self._request_id, error)
+            self._mode = "raw"
+            raw = b"".join(self._raw)
+            self._raw = None
+            return raw
+        logger.warning("request %s: %s; the body ends after the last byte decoded", self._request_id, error)
+        self._mode = "ended"
+        if not self._splicer_failed:
+            out.append(self._encoder.encode(self._splicer.abandon()))
+        out.append(self._encoder.finish())
+        return b"".join(out)
+
+    def _sent(self, out: list[bytes]) -> bytes:
+        data = b"".join(out)
+        if data:
+            self._raw = None
+        return data

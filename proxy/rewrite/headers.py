@@ -1,0 +1,127 @@
+"""Response and request header fields as the rewriting changes them: length, validators, encoding, Vary, CSP."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+from multidict import CIMultiDict, CIMultiDictProxy
+
+ETAG_SUFFIX = "-gg"
+"""Appended to the upstream's entity tag so an injected body never shares a validator with the plain one."""
+
+REMOVED_HEADERS = ("Content-Length", "Accept-Ranges", "Content-MD5", "Content-Digest", "Repr-Digest", "Digest")
+"""Fields that describe the upstream's exact bytes and so are wrong for a rewritten body."""
+
+_ENTITY_TAG = re.compile(r'\s*(W/)?"([^"]*)"\s*|\s*(\*)\s*', re.IGNORECASE)
+
+
+def header_values(headers: Mapping[str, str], name: str) -> list[str]:
+    """Return every value of a header field, matching the name case-insensitively."""
+    if isinstance(headers, (CIMultiDict, CIMultiDictProxy)):
+        return list(headers.getall(name, []))
+    wanted = name.lower()
+    return [value for key, value in headers.items() if key.lower() == wanted]
+
+
+def header_value(headers: Mapping[str, str], name: str) -> str | None:
+    """Return a header field's values joined with ", " (RFC 9110 list syntax), or None when absent."""
+    values = header_values(headers, name)
+    return ", ".join(values) if values else None
+
+
+def mark_etag(value: str) -> str:
+    """Turn the upstream's entity tag into the injected body's: weak, with ETAG_SUFFIX appended.
+
+    The body differs in bytes (snippet, re-encoding), so the tag can only be weak; the suffix keeps
+    the plain and the injected body apart in every cache.
+    """
+    match = _ENTITY_TAG.fullmatch(value)
+    opaque = match.group(2) if match and match.group(2) is not None else value.strip().strip('"')
+    return f'W/"{opaque}{ETAG_SUFFIX}"'
+
+
+def unmark_if_none_match(value: str) -> tuple[str, bool]:
+    """Translate a client's If-None-Match back to the upstream's entity tags.
+
+    Returns the value to send upstream and whether it named an injected body's tag. When it did
+    and the upstream answers 304, the caller sets that response's ETag with `mark_etag`, so the
+    client's cache keeps the injected body's validator.
+    """
+    tags: list[str] = []
+    changed = False
+    for part in _split_list(value):
+        match = _ENTITY_TAG.fullmatch(part)
+        if match is None or match.group(3):
+            tags.append(part.strip())
+            continue
+        opaque = match.group(2)
+        if opaque.endswith(ETAG_SUFFIX):
+            opaque = opaque[: -len(ETAG_SUFFIX)]
+            changed = True
+        tags.append(f'W/"{opaque}"' if match.group(1) else f'"{opaque}"')
+    return ", ".join(tags), changed
+
+
+def _split_list(value: str) -> list[str]:
+    """Split a comma-separated list of entity tags; commas inside quotes belong to the tag."""
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = False
+    for character in value:
+        if character == '"':
+            quoted = not quoted
+        if character == "," and not quoted:
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(character)
+    parts.append("".join(current))
+    return [part for part in parts if part.strip()]
+
+
+def vary_with(values: Sequence[str], field: str) -> str | None:
+    """Return a Vary value that lists `field`, or None when `values` already cover it (or are "*")."""
+    listed = [item.strip() for value in values for item in value.split(",") if item.strip()]
+    if any(item == "*" or item.lower() == field.lower() for item in listed):
+        return None
+    return ", ".join([*listed, field])
+
+
+def adjust_response_headers(
+    upstream: Mapping[str, str],
+    *,
+    content_encoding: str,
+    negotiated: bool,
+    csp_values: Sequence[str] | None = None,
+) -> CIMultiDict[str]:
+    """Return the response header fields for an injected body.
+
+    Content-Length, Accept-Ranges and digests go (the length and bytes change), ETag is marked,
+    Content-Encoding names what is sent ("identity" removes it), Vary gains Accept-Encoding when
+    the coding was chosen by the client's Accept-Encoding, and the Content-Security-Policy values
+    are replaced when `csp_values` is given. Cache-Control and all other fields stay as they are.
+    """
+    result: CIMultiDict[str] = CIMultiDict()
+    for name, value in upstream.items():
+        lowered = name.lower()
+        if lowered in _REMOVED_LOWER or lowered == "content-encoding":
+            continue
+        if lowered == "content-security-policy" and csp_values is not None:
+            continue
+        if lowered == "etag":
+            value = mark_etag(value)
+        result.add(name, value)
+    if content_encoding != "identity":
+        result["Content-Encoding"] = content_encoding
+    if negotiated:
+        vary = vary_with(result.getall("Vary", []), "Accept-Encoding")
+        if vary is not None:
+            result.popall("Vary", None)
+            result["Vary"] = vary
+    for value in csp_values or ():
+        result.add("Content-Security-Policy", value)
+    return result
+
+
+_REMOVED_LOWER = frozenset(name.lower() for name in REMOVED_HEADERS)

@@ -1,0 +1,66 @@
+"""Byte patterns of the HTML tokenizer that the splicer needs: tags, comments, raw text ends and script escapes."""
+
+from __future__ import annotations
+
+import html
+import re
+
+WHITESPACE = b"\t\n\f\r "
+
+# A start or end tag from '<' to '>'. Quotes only open a value right after '=' (as in the HTML
+# tokenizer), and possessive quantifiers stop the engine from backtracking into a shorter reading,
+# so a '>' inside a quoted value never ends the tag and an unterminated value never matches.
+TAG = re.compile(
+    rb"""</?([A-Za-z][^\t\n\f\r />]*+)
+    (?:
+        [\t\n\f\r /]++
+      | [^\t\n\f\r />][^\t\n\f\r />=]*+
+        (?: [\t\n\f\r ]*+ = [\t\n\f\r ]*+
+            (?: "[^"]*+" | '[^']*+' | [^\t\n\f\r >"'][^\t\n\f\r >]*+ | (?=>) )
+          | (?! [\t\n\f\r ]*+ = )
+        )
+    )*+
+    >""",
+    re.VERBOSE,
+)
+
+ATTRIBUTE = re.compile(
+    rb"""([^\t\n\f\r />][^\t\n\f\r />=]*+)
+    (?: [\t\n\f\r ]*+ = [\t\n\f\r ]*+ ( "[^"]*+" | '[^']*+' | [^\t\n\f\r >"'][^\t\n\f\r >]*+ ) )?""",
+    re.VERBOSE,
+)
+
+COMMENT_END_HTML = re.compile(rb"--!?>")
+COMMENT_END_XML = re.compile(rb"-->")
+XML_DOCTYPE_SUBSET_END = re.compile(rb"\][\t\n\r ]*>")
+
+RAWTEXT_ELEMENTS = frozenset({b"style", b"xmp", b"iframe", b"noembed", b"noframes", b"noscript", b"title", b"textarea"})
+"""Elements whose content the HTML tokenizer reads as text up to the matching end tag (RAWTEXT and RCDATA)."""
+
+_RAWTEXT_ENDS = {name: re.compile(rb"</" + name + rb"[\t\n\f\r />]", re.IGNORECASE) for name in RAWTEXT_ELEMENTS}
+
+SCRIPT_DATA = re.compile(rb"<!--|</script[\t\n\f\r />]", re.IGNORECASE)
+SCRIPT_ESCAPED = re.compile(rb"-->|</script[\t\n\f\r />]|<script[\t\n\f\r />]", re.IGNORECASE)
+SCRIPT_DOUBLE_ESCAPED = re.compile(rb"-->|</script[\t\n\f\r />]", re.IGNORECASE)
+SCRIPT_PATTERN_BYTES = 9
+"""Length of the longest script pattern ("</script" and one terminator byte)."""
+
+
+def rawtext_end(name: bytes) -> re.Pattern[bytes]:
+    """Return the pattern that ends the raw text of element `name`: "</name" and a terminator byte."""
+    return _RAWTEXT_ENDS[name]
+
+
+def tag_attributes(tag: bytes) -> dict[str, str]:
+    """Return a tag's attributes, names lower-cased and character references decoded; the first of a name wins."""
+    name_end = 1
+    while name_end < len(tag) and tag[name_end] not in b"\t\n\f\r />":
+        name_end += 1
+    attributes: dict[str, str] = {}
+    for match in ATTRIBUTE.finditer(tag, name_end, len(tag) - 1):
+        name = match.group(1).decode("latin-1").lower()
+        raw = match.group(2) or b""
+        if raw[:1] in (b'"', b"'"):
+            raw = raw[1:-1]
+        attributes.setdefault(name, html.unescape(raw.decode("latin-1")))
+    return attributes

@@ -1,0 +1,1 @@
+"""Tests of the rule files subsystem: model, loader, matcher, watcher, page config and commands."""

@@ -1,0 +1,84 @@
+"""Smoke test of the benchmark harness: its parsers on fixed input, and a quick run of the download section."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bench.__main__ import main
+from bench.injection import Splice, find_splice
+from bench.load import WrkResult, parse_wrk
+from bench.profile import Hotspot, summarise
+
+WRK_OUTPUT = """\
+Running 5s test @ http://127.0.0.1:40000/body-2048.bin
+  1 threads and 64 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    10.12ms    3.01ms  41.00ms   80.00%
+    Req/Sec     6.31k   512.00     7.00k    70.00%
+  Latency Distribution
+     50%    9.92ms
+     75%   11.00ms
+     90%   13.00ms
+     99%    1.25s
+  31400 requests in 5.00s, 71.50MB read
+  Socket errors: connect 0, read 2, write 0, timeout 3
+  Non-2xx or 3xx responses: 4
+Requests/sec:   6280.00
+Transfer/sec:     14.30MB
+"""
+
+PAGE = b'<html><head>\n<meta charset="utf-8">\n<title>x</title></head>'
+TAG = b'<script src="/g/guidegate.js"></script>'
+
+
+def test_parse_wrk() -> None:
+    assert parse_wrk(WRK_OUTPUT, "url") == WrkResult(
+        requests=31400, seconds=5.0, bytes_read=int(71.50 * 1024**2), p50_ms=9.92, p99_ms=1250.0, errors=9
+    )
+
+
+@pytest.mark.parametrize(
+    ("injected", "expected"),
+    [
+        pytest.param(PAGE.replace(b"<title>", TAG + b"<title>"), Splice('<meta charset="utf-8">\n', TAG.decode()), id="before-title"),
+        pytest.param(PAGE.replace(b"<head>", b"<head>" + TAG), Splice("<head>", TAG.decode()), id="after-head"),
+        pytest.param(PAGE.replace(b"<head>\n", b"<head>\n" + TAG + b"\n"), Splice("<head>", "\n" + TAG.decode()), id="own-line"),
+        pytest.param(PAGE, None, id="unchanged"),
+        pytest.param(PAGE.replace(b"x", b"y" + TAG), None, id="text-changed"),
+    ],
+)
+def test_find_splice(injected: bytes, expected: Splice | None) -> None:
+    assert find_splice(PAGE, injected) == expected
+
+
+def test_summarise_profile() -> None:
+    collapsed = (
+        "<module> (cli.py:1);handle (proxy/server.py:60);forward (proxy/forward.py:150) 6\n"
+        "<module> (cli.py:1);handle (proxy/server.py:60) 2\n"
+        "<module> (cli.py:1);select (/usr/lib/python3.11/selectors.py:469) 2\n"
+    )
+    assert summarise(collapsed) == [
+        Hotspot("forward (proxy/forward.py)", 0.6, 0.6),
+        Hotspot("handle (proxy/server.py)", 0.2, 0.8),
+        Hotspot("select (selectors.py)", 0.2, 0.2),
+    ]
+
+
+@pytest.mark.skipif(
+    not (shutil.which("wrk") and Path("/usr/sbin/nginx").exists() and shutil.which("curl")),
+    reason="needs the Debian packages wrk, nginx-light and curl",
+)
+def test_quick_download_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = tmp_path / "BENCHMARKS.md"
+
+    status = main(["--quick", "--only", "download", "--output", str(report)])
+
+    assert status == 0
+    text = report.read_text(encoding="utf-8")
+    assert "## 64 MiB streamed download" in text
+    for target in ("| direct |", "| Guidegate |", "| bare forwarder |", "| nginx |"):
+        assert target in text
+    assert "| 64 MiB download: Guidegate RSS growth | < 5 MB |" in text
