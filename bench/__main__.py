@@ -199,7 +199,7 @@ def start_injection_targets(
         print("injection: skipped: injection not wired")
         return []
     match, replacement = nginx_strings(splice)
-    results.note(f"nginx sub_filter replaces `{match.strip()}` with it followed by the same snippet Guidegate inserted.")
+    results.note(f"nginx sub_filter replaces `{splice.match.strip()}` with it followed by the snippet Guidegate inserted.")
     process, url = start_guidegate(group, "guidegate-inject-off", upstream, inject=False)
     passthrough = Target(GUIDEGATE_PASSTHROUGH, url, process)
     process, url = start_nginx_sub_filter(group, upstream, match, replacement)
@@ -223,7 +223,7 @@ def profile_if_missed(results: Results, guidegate: Target, path: str, workdir: P
 
 
 def method(settings: Settings) -> str:
-    """Return the paragraph that says how every figure was measured."""
+    """Return the paragraphs that describe how every figure was measured."""
     return (
         "Every server listens on 127.0.0.1 and runs in its own process. The upstream is nginx with one worker "
         "serving files from a temporary folder (the download is a sparse file, read from the page cache); "

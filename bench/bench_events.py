@@ -56,11 +56,11 @@ def synthetic_events(count: int, *, visitors: int = 2000, seed: int = 7) -> list
         person = generator.randrange(visitors)
         moment = start + generator.random() * span
         draw = generator.random()
-        if draw < 0.6:
+        if draw < 0.25:
             raw.extend(_run(generator, person, moment))
-        elif draw < 0.85:
+        elif draw < 0.7:
             raw.append((moment, person, "feature", f"feature_{generator.randrange(12)}", None, None))
-        elif draw < 0.95:
+        elif draw < 0.93:
             guide = SPECS.guides[generator.randrange(len(SPECS.guides))].id
             kind = generator.choice(("guide_shown", "guide_shown", "guide_completed", "guide_dismissed", "target_missing"))
             raw.append((moment, person, kind, guide, None, None))

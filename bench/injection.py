@@ -42,7 +42,7 @@ ENCODINGS = {"plain": (), "gzip": ("Accept-Encoding: gzip",)}
 
 @dataclass(frozen=True)
 class Splice:
-    """Where Guidegate put its snippet in a page: the text before it and the snippet itself."""
+    """A snippet Guidegate inserted into a page, and the page text just before it."""
 
     match: str
     snippet: str

@@ -43,7 +43,7 @@ _TIME = r"([\d.]+)(us|ms|s|m|h)"
 
 @dataclass(frozen=True)
 class WrkResult:
-    """What one wrk run reported."""
+    """Totals and latency percentiles of one wrk run."""
 
     requests: int
     seconds: float

@@ -10,7 +10,7 @@ from bench.nginx import start_nginx
 from bench.process import Process, ProcessGroup, free_port, wait_for_port
 
 MITM_VENV = Path(__file__).resolve().parent / ".venv-mitm"
-"""The separate virtual environment that holds mitmproxy, so it never enters the product's dependencies."""
+"""The separate virtual environment that contains mitmproxy, so it never enters the product's dependencies."""
 
 _PROXY_PASS_HTTP = """\
     server {{
@@ -48,7 +48,7 @@ def start_nginx_proxy(group: ProcessGroup, upstream: str) -> tuple[Process, str]
 def start_nginx_sub_filter(group: ProcessGroup, upstream: str, match: str, replacement: str) -> tuple[Process, str]:
     """Start nginx that inserts `replacement` in place of the first `match` of each HTML page.
 
-    The upstream is asked for identity bodies because sub_filter cannot edit compressed ones; nginx then
+    The upstream is asked for identity bodies because sub_filter cannot edit compressed ones. nginx then
     gzips the result itself (level 1, its default) for clients that accept gzip.
     """
     for text in (match, replacement):
@@ -71,8 +71,8 @@ def mitmdump_path() -> str | None:
 def start_mitmproxy(group: ProcessGroup, upstream: str, mitmdump: str) -> tuple[Process, str]:
     """Start mitmdump in reverse-proxy mode in front of `upstream`.
 
-    Bodies over 1 MiB are streamed (stream_large_bodies), because by default mitmproxy holds every
-    body whole in memory, which no reverse proxy in front of downloads would do.
+    Bodies over 1 MiB are streamed (stream_large_bodies) because by default mitmproxy buffers every
+    body whole in memory, which a reverse proxy in front of downloads cannot afford.
     """
     port = free_port()
     confdir = group.workdir / "mitmproxy"

@@ -205,7 +205,8 @@ class OtherLoad:
     """Estimates the CPU share that processes outside the harness took between `start()` and `stop()`.
 
     The harness's share is its own CPU, that of the finished tools it ran (wrk, curl) and that of the
-    servers in its process group; what the machine spent beyond that belongs to someone else.
+    servers in its process group. The machine's busy time beyond that belongs to other processes.
+    Interrupt time is left out of both, so the figure is an estimate.
     """
 
     def __init__(self, group: ProcessGroup) -> None:

@@ -68,7 +68,7 @@ PROFILE_INTRO = (
 
 @dataclass(frozen=True)
 class Machine:
-    """What the figures were measured on."""
+    """The machine and software versions the figures were measured on."""
 
     cpu: str
     cores: int
@@ -128,9 +128,11 @@ def table(results: Results, section: str, case: str, columns: Sequence[Column]) 
 
 def verdict_table(verdicts: Sequence[Verdict]) -> str:
     """Return the targets as a Markdown table."""
-    lines = ["| target | required | measured | result |", "| --- | ---: | ---: | --- |"]
+    lines = ["| target | required | median | per repeat | result |", "| --- | ---: | ---: | ---: | --- |"]
     for verdict in verdicts:
-        lines.append(f"| {verdict.target} | {verdict.required} | {verdict.measured} | {verdict.label} |")
+        lines.append(
+            f"| {verdict.target} | {verdict.required} | {verdict.measured} | {verdict.per_repeat or '-'} | {verdict.label} |"
+        )
     return "\n".join(lines)
 
 

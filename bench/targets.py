@@ -22,6 +22,8 @@ class Verdict:
     measured: str
     passed: bool | None
     """None when a figure it needs was not measured in this run."""
+    per_repeat: str = ""
+    """The same ratio or difference in each repeat, to show the spread behind the median."""
 
     @property
     def label(self) -> str:
@@ -36,51 +38,88 @@ def _ratio(results: Results, section: str, case: str, metric: str, numerator: st
     return top / bottom
 
 
-def _at_least(name: str, ratio: float | None, minimum: float) -> Verdict:
+def _per_repeat(
+    results: Results, section: str, case: str, metric: str, first: str, second: str, *, difference: bool = False
+) -> list[float]:
+    """Return first/second (or first - second) in each repeat, where both were measured in every repeat."""
+    tops = results.values.get((section, case, first, metric), [])
+    bottoms = results.values.get((section, case, second, metric), [])
+    if len(tops) != len(bottoms):
+        return []
+    if difference:
+        return [top - bottom for top, bottom in zip(tops, bottoms)]
+    return [top / bottom for top, bottom in zip(tops, bottoms) if bottom]
+
+
+def _at_least(name: str, ratio: float | None, minimum: float, per_repeat: list[float]) -> Verdict:
     required = f">= {minimum:.0%}" if minimum < 1 else f">= {minimum:g}x"
     if ratio is None:
         return Verdict(name, required, "-", None)
-    measured = f"{ratio:.0%}" if minimum < 1 else f"{ratio:.2f}x"
-    return Verdict(name, required, measured, ratio >= minimum)
+    if minimum < 1:
+        return Verdict(name, required, f"{ratio:.0%}", ratio >= minimum, ", ".join(f"{value:.0%}" for value in per_repeat))
+    return Verdict(name, required, f"{ratio:.2f}x", ratio >= minimum, ", ".join(f"{value:.2f}x" for value in per_repeat))
+
+
+def _at_most(name: str, difference: float | None, maximum: float, unit: str, per_repeat: list[float]) -> Verdict:
+    digits = 3 if unit == "ms" and maximum < 1 else 1
+    required = f"<= +{maximum:.{digits}f} {unit}"
+    if difference is None:
+        return Verdict(name, required, "-", None)
+    spread = ", ".join(f"{value:+.{digits}f}" for value in per_repeat)
+    return Verdict(name, required, f"{difference:+.{digits}f} {unit}", difference <= maximum, spread)
+
+
+def _difference(results: Results, section: str, case: str, metric: str, first: str, second: str) -> float | None:
+    top = results.median(section, case, first, metric)
+    bottom = results.median(section, case, second, metric)
+    return None if top is None or bottom is None else top - bottom
 
 
 def evaluate(results: Results) -> list[Verdict]:
     """Return a verdict for every target, from the medians in `results`."""
     verdicts: list[Verdict] = []
     for case in BODY_SIZES:
-        ratio = _ratio(results, CORE, case, "rps", GUIDEGATE, FLOOR)
-        verdicts.append(_at_least(f"{case}: Guidegate req/s vs bare forwarder", ratio, 0.90))
+        verdicts.append(_at_least(
+            f"{case}: Guidegate req/s vs bare forwarder",
+            _ratio(results, CORE, case, "rps", GUIDEGATE, FLOOR), 0.90,
+            _per_repeat(results, CORE, case, "rps", GUIDEGATE, FLOOR),
+        ))
     for case in BODY_SIZES:
-        ours = results.median(CORE, case, GUIDEGATE, "ttfb_ms")
-        floor = results.median(CORE, case, FLOOR, "ttfb_ms")
-        name = f"{case}: time to first byte Guidegate adds to the bare forwarder's"
-        if ours is None or floor is None:
-            verdicts.append(Verdict(name, "<= 0.100 ms", "-", None))
-        else:
-            verdicts.append(Verdict(name, "<= 0.100 ms", f"{ours - floor:+.3f} ms", ours - floor <= 0.1))
+        verdicts.append(_at_most(
+            f"{case}: time to first byte Guidegate adds to the bare forwarder's",
+            _difference(results, CORE, case, "ttfb_ms", GUIDEGATE, FLOOR), 0.1, "ms",
+            _per_repeat(results, CORE, case, "ttfb_ms", GUIDEGATE, FLOOR, difference=True),
+        ))
     for case in BODY_SIZES:
-        ratio = _ratio(results, CORE, case, "rps", GUIDEGATE, MITMPROXY)
-        verdicts.append(_at_least(f"{case}: Guidegate req/s vs mitmproxy", ratio, 8.0))
+        verdicts.append(_at_least(
+            f"{case}: Guidegate req/s vs mitmproxy",
+            _ratio(results, CORE, case, "rps", GUIDEGATE, MITMPROXY), 8.0,
+            _per_repeat(results, CORE, case, "rps", GUIDEGATE, MITMPROXY),
+        ))
     for case in results.cases(DOWNLOAD):
-        ratio = _ratio(results, DOWNLOAD, case, "mbps", GUIDEGATE, NGINX)
-        verdicts.append(_at_least(f"{case} download: Guidegate MB/s vs nginx proxy_pass", ratio, 1.3))
+        verdicts.append(_at_least(
+            f"{case} download: Guidegate MB/s vs nginx proxy_pass",
+            _ratio(results, DOWNLOAD, case, "mbps", GUIDEGATE, NGINX), 1.3,
+            _per_repeat(results, DOWNLOAD, case, "mbps", GUIDEGATE, NGINX),
+        ))
         growth = results.median(DOWNLOAD, case, GUIDEGATE, "rss_growth_mb")
         name = f"{case} download: Guidegate RSS growth"
         if growth is None:
             verdicts.append(Verdict(name, "< 5 MB", "-", None))
         else:
-            verdicts.append(Verdict(name, "< 5 MB", f"{growth:.1f} MB", growth < 5))
+            spread = ", ".join(f"{value:.1f}" for value in results.values[(DOWNLOAD, case, GUIDEGATE, "rss_growth_mb")])
+            verdicts.append(Verdict(name, "< 5 MB", f"{growth:.1f} MB", growth < 5, spread))
     for case in BODY_SIZES:
-        ratio = _ratio(results, CORE, case, "rps", GUIDEGATE_2, GUIDEGATE)
-        verdicts.append(_at_least(f"{case}: --workers 2 req/s vs one worker", ratio, 1.6))
+        verdicts.append(_at_least(
+            f"{case}: --workers 2 req/s vs one worker",
+            _ratio(results, CORE, case, "rps", GUIDEGATE_2, GUIDEGATE), 1.6,
+            _per_repeat(results, CORE, case, "rps", GUIDEGATE_2, GUIDEGATE),
+        ))
     for case in results.cases(SLOW):
-        delay_ms = float(case.split()[2])
-        direct = results.median(SLOW, case, DIRECT, "head_ms")
-        ours = results.median(SLOW, case, GUIDEGATE_INJECTED, "head_ms")
-        slack = SLOW_HEAD_SLACK * delay_ms
-        name = f"slow page ({case}): head through Guidegate, injected, vs direct"
-        if direct is None or ours is None:
-            verdicts.append(Verdict(name, f"<= +{slack:.0f} ms", "-", None))
-        else:
-            verdicts.append(Verdict(name, f"<= +{slack:.0f} ms", f"{ours - direct:+.1f} ms", ours - direct <= slack))
+        slack = SLOW_HEAD_SLACK * float(case.split()[2])
+        verdicts.append(_at_most(
+            f"slow page ({case}): head through Guidegate, injected, later than direct by",
+            _difference(results, SLOW, case, "head_ms", GUIDEGATE_INJECTED, DIRECT), slack, "ms",
+            _per_repeat(results, SLOW, case, "head_ms", GUIDEGATE_INJECTED, DIRECT, difference=True),
+        ))
     return verdicts

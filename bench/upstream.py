@@ -1,7 +1,7 @@
 """The upstream of every scenario: nginx serving the fixture files, and an aiohttp server for the slow page.
 
-nginx answers a static file in a few microseconds of CPU, far below what any proxy under test spends,
-so the proxy and not the upstream sets the pace. Requests under /slow/ go on to a small aiohttp server
+nginx serves a small static file for a fraction of the CPU any proxy under test spends per request, so the
+proxy and not the upstream sets the pace (the report's "upstream CPU %" column shows how busy it was). Requests under /slow/ go on to a small aiohttp server
 that sends a page's head at once and the rest after a delay.
 """
 

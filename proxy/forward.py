@@ -186,7 +186,7 @@ class Forwarder:
         try:
             upstream = await session.request(
                 request.method,
-                url,
+                URL(url, encoded=True),  # as received: no re-quoting, no dot-segment removal
                 headers=headers,
                 data=body,
                 allow_redirects=False,

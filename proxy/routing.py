@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from proxy.config import App, Config
@@ -65,6 +66,21 @@ class Router:
             return True
         host = host.lower()
         return host in self._by_host or host.rsplit(":", 1)[0] in self._by_host
+
+
+_SEGMENT_SEPARATOR = re.compile(r"/|\\|%5c", re.IGNORECASE)
+_DOT_SEGMENTS = frozenset({".", "..", "%2e", "%2e%2e", ".%2e", "%2e."})
+
+
+def has_dot_segment(raw_target: str) -> bool:
+    """Return whether the path of a raw request target has a '.' or '..' segment, also percent-encoded.
+
+    Browsers remove such segments before sending, so only crafted requests carry them. Forwarded,
+    the upstream would resolve them and could leave the app's base path. Backslashes count as
+    separators because some servers (IIS) treat them as '/'.
+    """
+    path = raw_target.split("?", 1)[0]
+    return any(segment.lower() in _DOT_SEGMENTS for segment in _SEGMENT_SEPARATOR.split(path))
 
 
 def _under(path: str, prefix: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 import signal
 import ssl
@@ -16,11 +17,12 @@ from yarl import URL
 
 from proxy.config import Config
 from proxy.errorpages import error_response
-from proxy.forward import Exchange, Forwarder, Upstreams
+from proxy.errors import GuidegateError
+from proxy.forward import Exchange, Forwarder, Upstreams, origin_form
 from proxy.headers import client_view
 from proxy.metrics import Metrics
 from proxy.reserved import ReservedRoutes
-from proxy.routing import Router
+from proxy.routing import Router, has_dot_segment
 from proxy.tasks import BackgroundTasks
 
 logger = logging.getLogger(__name__)
@@ -71,15 +73,23 @@ class Gateway:
                     421, "Misdirected Request", f"This server does not serve {authority}; it only proxies its configured apps.", accept, request_id
                 )
 
+        if has_dot_segment(raw_target):
+            return error_response(
+                400, "Bad Request", "The request path contains '.' or '..' segments; expected a normalized path.", accept, request_id
+            )
+
         if not self.router.host_is_known(host):
             return error_response(404, "Not Found", f"No app is configured for host '{host}'.", accept, request_id)
 
         if request.path.startswith(self.config.prefix):
             return await self.reserved.dispatch(request)
 
-        route = self.router.route(host, request.path)
+        # The raw path, because the forwarded path is cut from it: a decoded path such as '/erp/'
+        # for '/%65rp/' would pick the app but cut the wrong number of characters.
+        raw_path = origin_form(raw_target).split("?", 1)[0]
+        route = self.router.route(host, raw_path)
         if route is None:
-            return error_response(404, "Not Found", f"No app is configured for path '{request.path}' on host '{host}'.", accept, request_id)
+            return error_response(404, "Not Found", f"No app is configured for path '{raw_path}' on host '{host}'.", accept, request_id)
 
         peer = request.remote
         view = client_view(request.headers, peer, request.scheme, self.config.trusted_proxies)
@@ -154,13 +164,24 @@ async def serve(config: Config, *, reuse_port: bool = False, ready: Callable[[li
         server = runner.server
         gateway.metrics.track_connections(lambda: len(server.connections))
     addresses = []
-    for listener in config.listeners:
-        context = ssl_context_for(config, listener.tls.certificate, listener.tls.key) if listener.tls else None
-        site = web.TCPSite(runner, listener.host, listener.port, ssl_context=context, reuse_port=reuse_port or None, backlog=1024)
-        await site.start()
-        scheme = "https" if context else "http"
-        addresses.append(f"{scheme}://{listener.host}:{listener.port}")
-        logger.info("listening on %s", addresses[-1])
+    try:
+        for listener in config.listeners:
+            context = ssl_context_for(config, listener.tls.certificate, listener.tls.key) if listener.tls else None
+            site = web.TCPSite(runner, listener.host, listener.port, ssl_context=context, reuse_port=reuse_port or None, backlog=1024)
+            try:
+                await site.start()
+            except OSError as error:
+                reason = os.strerror(error.errno) if error.errno else str(error)
+                raise GuidegateError(
+                    f"cannot listen on {listener.host}:{listener.port}: {reason}; "
+                    "expected a free port on an address of this machine"
+                ) from error
+            scheme = "https" if context else "http"
+            addresses.append(f"{scheme}://{listener.host}:{listener.port}")
+            logger.info("listening on %s", addresses[-1])
+    except BaseException:
+        await runner.cleanup()
+        raise
     if ready is not None:
         ready(addresses)
     try:

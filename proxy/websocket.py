@@ -8,6 +8,7 @@ import logging
 import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
+from yarl import URL
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ async def relay(
     ws_url = "ws" + url[4:] if url.startswith("http") else url
     try:
         upstream = await session.ws_connect(
-            ws_url,
+            URL(ws_url, encoded=True),
             headers=headers,
             protocols=protocols,
             timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=10.0),
@@ -67,8 +68,8 @@ async def relay(
         for task in (to_upstream, to_client):
             task.cancel()
         await asyncio.gather(to_upstream, to_client, return_exceptions=True)
-        # The pump that was cancelled may not have closed its side yet; each side gets the
-        # other's close code (closing an already closed side does nothing).
+        # The cancelled pump may not have closed its side yet, so each side gets the other's close
+        # code. Closing a side that is already closed does nothing.
         await upstream.close(code=_relayable(client.close_code))
         await client.close(code=_relayable(upstream.close_code))
         logger.debug("app %s: WebSocket relay closed (request %s)", app, request_id)

@@ -154,10 +154,11 @@ def raw_request() -> RawRequest:
 
 
 RawHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+StartRawUpstream = Callable[[RawHandler], Awaitable[int]]
 
 
 @pytest.fixture
-async def start_raw_upstream() -> AsyncIterator[Callable[[RawHandler], Awaitable[int]]]:
+async def start_raw_upstream() -> AsyncIterator[StartRawUpstream]:
     """Start plain TCP servers that write whatever bytes a test chooses; returns each one's port."""
     servers: list[asyncio.Server] = []
 

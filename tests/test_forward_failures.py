@@ -1,4 +1,4 @@
-"""Upstream failures: refused, slow, invalid or truncated answers become clear errors, never hangs."""
+"""Upstream failures: refused, slow, invalid or truncated responses become clear errors, never hangs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 import pytest
 from aiohttp import web
 
-from conftest import RawRequest, StartProxy, StartUpstream, free_port
+from conftest import RawRequest, StartProxy, StartRawUpstream, StartUpstream, free_port
 
 REFUSED_DETAIL = "The application 'web' could not be reached or sent an invalid response."
 
@@ -101,13 +101,13 @@ INVALID_RESPONSES = [
 
 
 @pytest.mark.parametrize("answer", INVALID_RESPONSES)
-async def test_invalid_response_is_502(start_raw_upstream: object, start_proxy: StartProxy, raw_request: RawRequest, answer: bytes) -> None:
+async def test_invalid_response_is_502(start_raw_upstream: StartRawUpstream, start_proxy: StartProxy, raw_request: RawRequest, answer: bytes) -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
         writer.write(answer)
         await writer.drain()
 
-    port = await start_raw_upstream(handler)  # type: ignore[operator]
+    port = await start_raw_upstream(handler)
     proxy = await start_proxy(config_for(port))
 
     response = await raw_request(proxy.port, get("/"))
@@ -125,14 +125,14 @@ TRUNCATED = [
 
 @pytest.mark.parametrize(("rest", "delivered"), TRUNCATED)
 async def test_truncated_body_closes_client(
-    start_raw_upstream: object, start_proxy: StartProxy, raw_request: RawRequest, rest: bytes, delivered: bytes
+    start_raw_upstream: StartRawUpstream, start_proxy: StartProxy, raw_request: RawRequest, rest: bytes, delivered: bytes
 ) -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
         writer.write(b"HTTP/1.1 200 OK\r\n" + rest)
         await writer.drain()
 
-    port = await start_raw_upstream(handler)  # type: ignore[operator]
+    port = await start_raw_upstream(handler)
     proxy = await start_proxy(config_for(port))
 
     # Keep-alive on purpose: the response ends only because the proxy closes the connection.

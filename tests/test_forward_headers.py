@@ -10,12 +10,12 @@ import pytest
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from conftest import RawRequest, Running, StartProxy, StartUpstream
+from conftest import RawHandler, RawRequest, Running, StartProxy, StartRawUpstream, StartUpstream
 from proxy.headers import ClientView, add_forwarding_headers
 
 
 async def echo_headers(request: web.Request) -> web.Response:
-    """Answer with the request headers exactly as received, in order."""
+    """Respond with the request headers exactly as received, in order."""
     await request.read()
     pairs = [[name.decode("latin-1"), value.decode("latin-1")] for name, value in request.raw_headers]
     return web.json_response({"method": request.method, "target": request.raw_path, "headers": pairs})
@@ -113,8 +113,8 @@ RESPONSE_HOP_BY_HOP = [
 ]
 
 
-def reply_with(head_lines: str, body: bytes = b"ok") -> object:
-    """A raw upstream handler that answers one request with `head_lines` and a Content-Length body."""
+def reply_with(head_lines: str, body: bytes = b"ok") -> RawHandler:
+    """Build a raw upstream handler that responds to one request with `head_lines` and a Content-Length body."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
@@ -127,9 +127,9 @@ def reply_with(head_lines: str, body: bytes = b"ok") -> object:
 
 @pytest.mark.parametrize(("lines", "dropped"), RESPONSE_HOP_BY_HOP)
 async def test_response_hop_by_hop_removed(
-    start_raw_upstream: object, start_proxy: StartProxy, raw_request: RawRequest, lines: str, dropped: list[str]
+    start_raw_upstream: StartRawUpstream, start_proxy: StartProxy, raw_request: RawRequest, lines: str, dropped: list[str]
 ) -> None:
-    port = await start_raw_upstream(reply_with(lines))  # type: ignore[operator]
+    port = await start_raw_upstream(reply_with(lines))
     proxy = await start_proxy(f"apps:\n  - name: web\n    upstream: http://127.0.0.1:{port}/\n")
 
     response = await raw_request(proxy.port, f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{proxy.port}\r\nConnection: close\r\n\r\n".encode())

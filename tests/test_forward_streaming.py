@@ -9,8 +9,9 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
-from conftest import RawRequest, Running, StartProxy, StartUpstream
+from conftest import RawRequest, Running, StartProxy, StartRawUpstream, StartUpstream
 
 STEP_TIMEOUT = 5.0
 """Seconds a streaming step may take; a proxy that buffered whole bodies would wait forever instead."""
@@ -20,9 +21,9 @@ def app_config(upstream: Running, app_extra: str = "") -> str:
     return f"apps:\n  - name: web\n    upstream: {upstream.url}/\n{app_extra}"
 
 
-async def start_single_route(start_upstream: StartUpstream, handler: object, method: str = "*") -> Running:
+async def start_single_route(start_upstream: StartUpstream, handler: Handler, method: str = "*") -> Running:
     application = web.Application()
-    application.router.add_route(method, "/{tail:.*}", handler)  # type: ignore[arg-type]
+    application.router.add_route(method, "/{tail:.*}", handler)
     return await start_upstream(application)
 
 
@@ -309,7 +310,7 @@ async def test_upstream_connection_reused(start_upstream: StartUpstream, start_p
     assert peers[0] == peers[1]
 
 
-async def test_client_abort_closes_upstream(start_raw_upstream: object, start_proxy: StartProxy) -> None:
+async def test_client_abort_closes_upstream(start_raw_upstream: StartRawUpstream, start_proxy: StartProxy) -> None:
     upstream_closed = asyncio.Event()
 
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -320,7 +321,7 @@ async def test_client_abort_closes_upstream(start_raw_upstream: object, start_pr
         if await reader.read() == b"":
             upstream_closed.set()
 
-    port = await start_raw_upstream(handler)  # type: ignore[operator]
+    port = await start_raw_upstream(handler)
     proxy = await start_proxy(f"apps:\n  - name: web\n    upstream: http://127.0.0.1:{port}/\n    timeouts:\n      read: 60s\n")
 
     reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
@@ -333,4 +334,32 @@ async def test_client_abort_closes_upstream(start_raw_upstream: object, start_pr
     await asyncio.wait_for(upstream_closed.wait(), STEP_TIMEOUT)
     connector = proxy.gateway.upstreams.session("web").connector
     assert connector is not None
-    assert len(connector._acquired) == 0  # type: ignore[attr-defined]
+    assert len(connector._acquired) == 0
+
+
+async def test_expect_continue(start_upstream: StartUpstream, start_proxy: StartProxy) -> None:
+    seen: list[tuple[str | None, bytes]] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        body = await request.read()
+        seen.append((request.headers.get("Expect"), body))
+        return web.Response(body=b"got " + body)
+
+    upstream = await start_single_route(start_upstream, handler)
+    proxy = await start_proxy(app_config(upstream))
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+    try:
+        writer.write(
+            b"POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"
+        )
+        interim = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), STEP_TIMEOUT)
+        writer.write(b"hello")
+        final = await asyncio.wait_for(reader.read(), STEP_TIMEOUT)
+    finally:
+        writer.close()
+
+    assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+    assert final.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert final.endswith(b"\r\n\r\ngot hello")
+    assert seen == [(None, b"hello")]

@@ -1,4 +1,4 @@
-"""Never an open proxy: requests reach only the configured upstream, whatever their target or Host says."""
+"""Never an open proxy: requests reach only the configured upstream, whatever their target or Host header names."""
 
 from __future__ import annotations
 
@@ -119,5 +119,79 @@ async def test_unrouted_path_404(start_upstream: StartUpstream, start_proxy: Sta
     assert response.status == 404
     assert response.body.decode() == (
         f"404 Not Found: No app is configured for path '/erpx/page' on host '127.0.0.1'.\nRequest id: {request_id}\n"
+    )
+    assert seen == []
+
+
+DOT_SEGMENTS = [
+    pytest.param("/erp/../admin", id="dot-dot"),
+    pytest.param("/erp/%2e%2e/admin", id="encoded-dot-dot"),
+    pytest.param("/erp/%2E./admin", id="mixed-dot-dot"),
+    pytest.param("/erp/./x", id="dot"),
+    pytest.param("/erp/..%5cadmin", id="encoded-backslash"),
+    pytest.param("/erp/..\\admin", id="backslash"),
+    pytest.param("/__guidegate/../erp/x", id="from-reserved-prefix"),
+    pytest.param("/erp/x/..?next=1", id="trailing-dot-dot"),
+]
+
+
+@pytest.mark.parametrize("target", DOT_SEGMENTS)
+async def test_dot_segments_rejected(start_upstream: StartUpstream, start_proxy: StartProxy, raw_request: RawRequest, target: str) -> None:
+    seen: list[str] = []
+    upstream = await start_recorder(start_upstream, seen)
+    proxy = await start_proxy(f"apps:\n  - name: erp\n    upstream: {upstream.url}/app/\n    path_prefix: /erp/\n")
+
+    response = await raw_request(proxy.port, f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+
+    request_id = response.headers["X-Request-Id"]
+    assert response.status == 400
+    assert response.body.decode() == (
+        f"400 Bad Request: The request path contains '.' or '..' segments; expected a normalized path.\nRequest id: {request_id}\n"
+    )
+    assert seen == []
+
+
+EXACT_TARGETS = [
+    pytest.param("/erp/a%2Fb?q=%41+b&r=%2e%2e", "/app/a%2Fb?q=%41+b&r=%2e%2e", id="encoded-slash-and-query"),
+    pytest.param("/erp/%41bc", "/app/%41bc", id="encoded-unreserved"),
+    pytest.param("/erp/a//b", "/app/a//b", id="double-slash"),
+    pytest.param("/erp/file..txt", "/app/file..txt", id="dots-inside-segment"),
+    pytest.param("/erp/caf%C3%A9", "/app/caf%C3%A9", id="encoded-utf8"),
+    pytest.param("/erp?x=1", "/app/?x=1", id="prefix-without-slash"),
+]
+
+
+@pytest.mark.parametrize(("target", "forwarded"), EXACT_TARGETS)
+async def test_target_forwarded_exactly(
+    start_upstream: StartUpstream, start_proxy: StartProxy, raw_request: RawRequest, target: str, forwarded: str
+) -> None:
+    seen: list[str] = []
+    upstream = await start_recorder(start_upstream, seen)
+    proxy = await start_proxy(f"apps:\n  - name: erp\n    upstream: {upstream.url}/app/\n    path_prefix: /erp/\n")
+
+    response = await raw_request(proxy.port, f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+
+    assert response.status == 200
+    assert seen == [f"GET {forwarded} Host=127.0.0.1:{upstream.port}"]
+
+
+ENCODED_PREFIX = [
+    pytest.param("/%65rp/page", id="encoded-letter"),
+    pytest.param("/erp%2Fpage", id="encoded-slash"),
+]
+
+
+@pytest.mark.parametrize("target", ENCODED_PREFIX)
+async def test_encoded_prefix_not_routed(start_upstream: StartUpstream, start_proxy: StartProxy, raw_request: RawRequest, target: str) -> None:
+    seen: list[str] = []
+    upstream = await start_recorder(start_upstream, seen)
+    proxy = await start_proxy(f"apps:\n  - name: erp\n    upstream: {upstream.url}/app/\n    path_prefix: /erp/\n")
+
+    response = await raw_request(proxy.port, f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+
+    request_id = response.headers["X-Request-Id"]
+    assert response.status == 404
+    assert response.body.decode() == (
+        f"404 Not Found: No app is configured for path '{target}' on host '127.0.0.1'.\nRequest id: {request_id}\n"
     )
     assert seen == []

@@ -16,7 +16,7 @@ LAYOUTS = {
 
 
 async def reply_header(request: web.Request) -> web.Response:
-    """Answer with the response header that the request names in X-Reply-Name and X-Reply-Value."""
+    """Respond with the header whose name and value the request sends in X-Reply-Name and X-Reply-Value."""
     headers = {request.headers["X-Reply-Name"]: request.headers["X-Reply-Value"]}
     return web.Response(status=302 if "Location" in headers else 200, headers=headers)
 

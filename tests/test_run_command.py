@@ -7,9 +7,10 @@ import json
 import os
 import re
 import signal
+import socket
 import ssl
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
@@ -81,8 +82,11 @@ class Guidegate:
         return sorted(found)
 
 
+StartGuidegate = Callable[..., Awaitable[Guidegate]]
+
+
 @pytest.fixture
-async def run_guidegate() -> AsyncIterator[object]:
+async def run_guidegate() -> AsyncIterator[StartGuidegate]:
     """Start `python -m proxy.cli run ...`; every process started is killed by PID when the test ends."""
     started: list[Guidegate] = []
 
@@ -177,10 +181,10 @@ async def test_check_exit_code(tmp_path: Path) -> None:
     assert err.decode() == f"{path}:1:7: no apps configured; expected at least one app with a name and an upstream\n1 problem(s) found\n"
 
 
-async def test_run_bad_config_exits_1(tmp_path: Path, run_guidegate: object) -> None:
+async def test_run_bad_config_exits_1(tmp_path: Path, run_guidegate: StartGuidegate) -> None:
     path = write(tmp_path, "apps:\n  - name: web\n    upstream: ${GG_TEST_UNSET_UPSTREAM}\n")
 
-    guidegate = await run_guidegate("run", "--config", str(path))  # type: ignore[operator]
+    guidegate = await run_guidegate("run", "--config", str(path))
 
     assert await guidegate.exit_code() == 1
     assert guidegate.lines == [
@@ -190,18 +194,35 @@ async def test_run_bad_config_exits_1(tmp_path: Path, run_guidegate: object) -> 
     ]
 
 
+async def test_run_port_in_use_exits_1(tmp_path: Path, run_guidegate: StartGuidegate) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        path = write(tmp_path, config_text("http://127.0.0.1:9", port))
+
+        guidegate = await run_guidegate("run", "--config", str(path))
+        code = await guidegate.exit_code()
+
+    assert code == 1
+    assert guidegate.lines[-1] == (
+        f"guidegate: cannot listen on 127.0.0.1:{port}: Address already in use; expected a free port on an address of this machine"
+    )
+    assert [line for line in guidegate.lines if "Traceback" in line or "Unclosed" in line] == []
+
+
 ACCESS_TEXT = (
     r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO guidegate\.access: "
     r"web GET /hello 200 2 \d+\.\dms upstream=\d+\.\dms id=[0-9a-f]{16}$"
 )
 
 
-async def test_run_serves_text_log(tmp_path: Path, start_upstream: StartUpstream, run_guidegate: object) -> None:
+async def test_run_serves_text_log(tmp_path: Path, start_upstream: StartUpstream, run_guidegate: StartGuidegate) -> None:
     upstream = await start_hello(start_upstream)
     port = free_port()
     path = write(tmp_path, config_text(upstream.url, port))
 
-    guidegate = await run_guidegate("run", "--config", str(path))  # type: ignore[operator]
+    guidegate = await run_guidegate("run", "--config", str(path))
     await guidegate.wait_for_line(f"listening on http://127.0.0.1:{port}$")
     async with aiohttp.ClientSession() as client:
         async with client.get(f"http://127.0.0.1:{port}/hello?x=1") as response:
@@ -214,12 +235,12 @@ async def test_run_serves_text_log(tmp_path: Path, start_upstream: StartUpstream
     assert await guidegate.exit_code() == 0
 
 
-async def test_run_serves_json_log(tmp_path: Path, start_upstream: StartUpstream, run_guidegate: object) -> None:
+async def test_run_serves_json_log(tmp_path: Path, start_upstream: StartUpstream, run_guidegate: StartGuidegate) -> None:
     upstream = await start_hello(start_upstream)
     port = free_port()
     path = write(tmp_path, config_text(upstream.url, port, "logging:\n  format: json\n"))
 
-    guidegate = await run_guidegate("run", "--config", str(path))  # type: ignore[operator]
+    guidegate = await run_guidegate("run", "--config", str(path))
     await guidegate.wait_for_line(f"listening on http://127.0.0.1:{port}")
     async with aiohttp.ClientSession() as client:
         async with client.get(f"http://127.0.0.1:{port}/hello?x=1") as response:
@@ -238,7 +259,7 @@ async def test_run_serves_json_log(tmp_path: Path, start_upstream: StartUpstream
     assert await guidegate.exit_code() == 0
 
 
-async def test_sigterm_drains_in_flight(tmp_path: Path, start_upstream: StartUpstream, run_guidegate: object) -> None:
+async def test_sigterm_drains_in_flight(tmp_path: Path, start_upstream: StartUpstream, run_guidegate: StartGuidegate) -> None:
     arrived, release = asyncio.Event(), asyncio.Event()
 
     async def slow(request: web.Request) -> web.Response:
@@ -251,7 +272,7 @@ async def test_sigterm_drains_in_flight(tmp_path: Path, start_upstream: StartUps
     upstream = await start_upstream(application)
     port = free_port()
     path = write(tmp_path, config_text(upstream.url, port))
-    guidegate = await run_guidegate("run", "--config", str(path))  # type: ignore[operator]
+    guidegate = await run_guidegate("run", "--config", str(path))
     await guidegate.wait_for_line(f"listening on http://127.0.0.1:{port}")
 
     async with aiohttp.ClientSession() as client:
@@ -272,7 +293,7 @@ async def test_sigterm_drains_in_flight(tmp_path: Path, start_upstream: StartUps
     assert await guidegate.exit_code() == 0
 
 
-async def test_sigterm_deadline(tmp_path: Path, start_upstream: StartUpstream, run_guidegate: object) -> None:
+async def test_sigterm_deadline(tmp_path: Path, start_upstream: StartUpstream, run_guidegate: StartGuidegate) -> None:
     arrived, release = asyncio.Event(), asyncio.Event()
 
     async def stuck(request: web.Request) -> web.Response:
@@ -285,7 +306,7 @@ async def test_sigterm_deadline(tmp_path: Path, start_upstream: StartUpstream, r
     upstream = await start_upstream(application)
     port = free_port()
     path = write(tmp_path, config_text(upstream.url, port).replace("shutdown_timeout: 5s", "shutdown_timeout: 300ms"))
-    guidegate = await run_guidegate("run", "--config", str(path))  # type: ignore[operator]
+    guidegate = await run_guidegate("run", "--config", str(path))
     await guidegate.wait_for_line(f"listening on http://127.0.0.1:{port}")
 
     # A raw socket, because aiohttp's client would retry the GET after the disconnect.
@@ -305,13 +326,13 @@ async def test_sigterm_deadline(tmp_path: Path, start_upstream: StartUpstream, r
     assert received == b""
 
 
-async def test_tls_listener(tmp_path: Path, start_upstream: StartUpstream, run_guidegate: object, tls_files: TLSFiles) -> None:
+async def test_tls_listener(tmp_path: Path, start_upstream: StartUpstream, run_guidegate: StartGuidegate, tls_files: TLSFiles) -> None:
     upstream = await start_hello(start_upstream)
     port = free_port()
     tls = f"    tls:\n      certificate: {tls_files.certificate.name}\n      key: {tls_files.key.name}\n"
     path = write(tmp_path, config_text(upstream.url, port).replace(f"    port: {port}\n", f"    port: {port}\n{tls}"))
 
-    guidegate = await run_guidegate("run", "--config", str(path))  # type: ignore[operator]
+    guidegate = await run_guidegate("run", "--config", str(path))
     await guidegate.wait_for_line(f"listening on https://127.0.0.1:{port}$")
     context = ssl.create_default_context(cafile=str(tls_files.ca))
     async with aiohttp.ClientSession() as client:
@@ -324,7 +345,7 @@ async def test_tls_listener(tmp_path: Path, start_upstream: StartUpstream, run_g
 
 
 def connection_owner(pids: list[int], local_port: int, remote_port: int) -> int | None:
-    """Return which of `pids` holds the loopback TCP connection between the two ports, from /proc."""
+    """Return which of `pids` owns the loopback TCP connection between the two ports, read from /proc."""
     inode = None
     with open("/proc/net/tcp", encoding="ascii") as table:
         for row in table.readlines()[1:]:
@@ -344,7 +365,7 @@ def connection_owner(pids: list[int], local_port: int, remote_port: int) -> int 
     return None
 
 
-async def test_two_workers(tmp_path: Path, start_upstream: StartUpstream, run_guidegate: object) -> None:
+async def test_two_workers(tmp_path: Path, start_upstream: StartUpstream, run_guidegate: StartGuidegate) -> None:
     sources: list[int] = []
 
     async def record(request: web.Request) -> web.Response:
@@ -358,7 +379,7 @@ async def test_two_workers(tmp_path: Path, start_upstream: StartUpstream, run_gu
     port = free_port()
     path = write(tmp_path, config_text(upstream.url, port))
 
-    guidegate = await run_guidegate("run", "--config", str(path), "--workers", "2")  # type: ignore[operator]
+    guidegate = await run_guidegate("run", "--config", str(path), "--workers", "2")
     await guidegate.wait_for_lines(f"listening on http://127.0.0.1:{port}$", 2)
     workers = guidegate.children()
 

@@ -52,25 +52,32 @@ class FunnelCounter:
         self.failures = [0] * step_count
         self.stopped = [0] * step_count
 
-    def add(self, run: Run) -> None:
-        """Count one run."""
-        self.started += 1
-        self.reached[run.reached] += 1
-        self.passed[run.passed + 1] += 1
-        if run.failures:
-            self.failed_runs += 1
-            for index in run.failures:
-                self.failures[index] += 1
-        if run.status == "completed":
-            self.completed += 1
-            self.durations.append(run.ended - run.started)
-        elif run.status == "open":
-            self.open += 1
-        else:
-            self.abandoned += 1
-            self.stopped[run.reached] += 1
-            if run.cancelled:
-                self.cancelled += 1
+    def add(self, runs: Iterable[Run]) -> None:
+        """Count runs."""
+        reached = self.reached
+        passed = self.passed
+        failures = self.failures
+        stopped = self.stopped
+        durations = self.durations
+        for run in runs:
+            self.started += 1
+            reached[run.reached] += 1
+            passed[run.passed + 1] += 1
+            if run.failures:
+                self.failed_runs += 1
+                for index in run.failures:
+                    failures[index] += 1
+            status = run.status
+            if status == "completed":
+                self.completed += 1
+                durations.append(run.ended - run.started)
+            elif status == "open":
+                self.open += 1
+            else:
+                self.abandoned += 1
+                stopped[run.reached] += 1
+                if run.cancelled:
+                    self.cancelled += 1
 
     def merge(self, other: FunnelCounter) -> None:
         """Add another counter's runs to this one."""
@@ -133,17 +140,21 @@ def workflow_report(
     """Count a workflow's runs for everyone and for each of `roles`; a visitor with two roles
     counts in both."""
     step_count = len(spec.steps)
-    by_role_set: dict[tuple[str, ...], FunnelCounter] = {}
+    runs_by_role_set: dict[tuple[str, ...], list[Run]] = {}
+    no_roles: tuple[str, ...] = ()
     for run in runs:
-        role_set = visitor_roles.get(run.visitor, ())
-        counter = by_role_set.get(role_set)
-        if counter is None:
-            counter = by_role_set[role_set] = FunnelCounter(step_count)
-        counter.add(run)
+        role_set = visitor_roles.get(run.visitor, no_roles)
+        group = runs_by_role_set.get(role_set)
+        if group is None:
+            runs_by_role_set[role_set] = [run]
+        else:
+            group.append(run)
 
     total = FunnelCounter(step_count)
     per_role = {role: FunnelCounter(step_count) for role in roles}
-    for role_set, counter in by_role_set.items():
+    for role_set, group in runs_by_role_set.items():
+        counter = FunnelCounter(step_count)
+        counter.add(group)
         total.merge(counter)
         for role in role_set:
             if role in per_role:

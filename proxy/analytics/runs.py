@@ -26,7 +26,7 @@ An abandoned run stopped at the furthest step it reached (a step reached but fai
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from proxy.analytics.specs import WorkflowSpec
 from proxy.events.store import STEP_KEY_SEPARATOR, StepRow
@@ -65,17 +65,9 @@ class Run(NamedTuple):
         return self.ended - self.started if self.status == "completed" else None
 
 
-class _Open:
-    """A run in progress."""
-
-    __slots__ = ("started", "last", "passed", "reached", "failures")
-
-    def __init__(self, started: float) -> None:
-        self.started = started
-        self.last = started
-        self.passed = -1
-        self.reached = 0
-        self.failures: list[int] | None = None
+# A run in progress is a list for speed: [started, last event time, passed, reached, failures or None].
+_STARTED, _LAST, _PASSED, _REACHED, _FAILURES = range(5)
+_Open = list[Any]
 
 
 class _Flow:
@@ -108,7 +100,6 @@ class RunTracker:
         self._until = until
         self._entries: dict[str, _Entry] = {}
         self._runs: list[Run] = []
-        self._has_strict = any(flow.strict for flow in self._flows.values())
         self._strict_open: dict[str, list[_Flow]] = {}
 
     def _entry(self, key: str) -> _Entry:
@@ -130,82 +121,92 @@ class RunTracker:
 
     def feed(self, rows: Iterable[StepRow]) -> None:
         """Process step events; rows must continue the time order of earlier calls."""
+        # The common case (a step passed in turn) runs a few dictionary look-ups and list
+        # stores; everything rarer goes through _start and _close.
         entries = self._entries
         until = self._until
-        has_strict = self._has_strict
         strict_open = self._strict_open
+        close = self._close
+        start = self._start
         for time, visitor, key in rows:
             entry = entries.get(key)
             if entry is None:
                 entry = self._entry(key)
             flow, index, code = entry
 
-            if has_strict:
+            if strict_open:
                 opened = strict_open.get(visitor)
                 if opened:
                     for other in [other for other in opened if other is not flow]:
-                        self._close(other, visitor, other.open[visitor], "abandoned")
+                        close(other, visitor, other.open[visitor], "abandoned", False)
             if flow is None:
                 continue
 
             run = flow.open.get(visitor)
-            if run is not None and time - run.started > flow.window:
-                self._close(flow, visitor, run, "abandoned")
+            if run is not None and time - run[_STARTED] > flow.window:
+                close(flow, visitor, run, "abandoned", False)
                 run = None
 
             if index < 0:
                 if run is not None and (index == _EXCLUSION or flow.strict):
                     if index == _EXCLUSION:
-                        run.last = time
-                    self._close(flow, visitor, run, "abandoned", cancelled=index == _EXCLUSION)
+                        run[_LAST] = time
+                    close(flow, visitor, run, "abandoned", index == _EXCLUSION)
                 continue
 
-            if run is not None and index != run.passed + 1:
-                if not flow.strict or index == run.passed:
-                    continue
-                self._close(flow, visitor, run, "abandoned")
-                run = None
             if run is None:
-                if index != 0 or time >= until or code == _ABANDON:
+                if index or time >= until or code == _ABANDON:
                     continue
-                run = _Open(time)
-                flow.open[visitor] = run
-                if flow.strict:
-                    strict_open.setdefault(visitor, []).append(flow)
+                run = start(flow, visitor, time)
+            elif index != run[_PASSED] + 1:
+                if not flow.strict or index == run[_PASSED]:
+                    continue
+                close(flow, visitor, run, "abandoned", False)
+                if index or time >= until or code == _ABANDON:
+                    continue
+                run = start(flow, visitor, time)
 
-            run.last = time
-            if index > run.reached:
-                run.reached = index
+            run[_LAST] = time
+            if index > run[_REACHED]:
+                run[_REACHED] = index
             if code == _PASS:
-                run.passed = index
+                run[_PASSED] = index
                 if index == flow.final:
-                    self._close(flow, visitor, run, "completed")
+                    close(flow, visitor, run, "completed", False)
             elif code == _FAILURE:
-                if run.failures is None:
-                    run.failures = [index]
+                if run[_FAILURES] is None:
+                    run[_FAILURES] = [index]
                 else:
-                    run.failures.append(index)
+                    run[_FAILURES].append(index)
             else:
-                self._close(flow, visitor, run, "abandoned")
+                close(flow, visitor, run, "abandoned", False)
 
-    def _close(self, flow: _Flow, visitor: str, run: _Open, status: RunStatus, *, cancelled: bool = False) -> None:
+    def _start(self, flow: _Flow, visitor: str, time: float) -> _Open:
+        run: _Open = [time, time, -1, 0, None]
+        flow.open[visitor] = run
+        if flow.strict:
+            self._strict_open.setdefault(visitor, []).append(flow)
+        return run
+
+    def _close(self, flow: _Flow, visitor: str, run: _Open, status: RunStatus, cancelled: bool) -> None:
         del flow.open[visitor]
         if flow.strict:
             opened = self._strict_open[visitor]
             opened.remove(flow)
             if not opened:
                 del self._strict_open[visitor]
+        failures = run[_FAILURES]
         self._runs.append(
             Run(
-                workflow=flow.id,
-                visitor=visitor,
-                started=run.started,
-                ended=run.last,
-                status=status,
-                reached=run.reached,
-                passed=run.passed,
-                failures=tuple(run.failures) if run.failures else _NO_FAILURES,
-                cancelled=cancelled,
+                flow.id,
+                visitor,
+                run[_STARTED],
+                run[_LAST],
+                status,
+                run[_REACHED],
+                run[_PASSED],
+                tuple(failures) if failures else _NO_FAILURES,
+                cancelled,
             )
         )
 
@@ -214,10 +215,10 @@ class RunTracker:
         open) and return every run, in no particular order."""
         for flow in self._flows.values():
             for visitor, run in list(flow.open.items()):
-                if as_of - run.started > flow.window:
-                    self._close(flow, visitor, run, "abandoned")
+                if as_of - run[_STARTED] > flow.window:
+                    self._close(flow, visitor, run, "abandoned", False)
                 else:
-                    self._close(flow, visitor, run, "open")
+                    self._close(flow, visitor, run, "open", False)
         return self._runs
 
 

@@ -142,13 +142,15 @@ def _print(rules: AppRules, result: Explanation, method: str, path: str, roles: 
     print(f"\nworkflow steps ({len(result.request.steps)}):")
     for step in result.request.steps:
         fields = f"needs form fields {', '.join(step.step.fields)}" if step.step.fields else ""
-        where = rules.origins.get(("workflow", step.workflow.id))
-        _row(f"{step.workflow.id}/{step.step.name}", f"step {step.index + 1}", _params(step.params), fields, str(where or ""))
+        name = f"{step.workflow.id}/{step.step.name}"
+        where = rules.origins.get(("step", name))
+        _row(name, f"step {step.index + 1}", _params(step.params), fields, str(where or ""))
     if result.request.abandons:
         print(f"\nexclusions, ending a run as abandoned ({len(result.request.abandons)}):")
         for abandon in result.request.abandons:
-            where = rules.origins.get(("workflow", abandon.workflow.id))
-            _row(f"{abandon.workflow.id}/{abandon.exclusion.name}", "exclusion", _params(abandon.params), "", str(where or ""))
+            name = f"{abandon.workflow.id}/{abandon.exclusion.name}"
+            where = rules.origins.get(("exclusion", name))
+            _row(name, "exclusion", _params(abandon.params), "", str(where or ""))
 
     print(f"\nfeatures ({len(result.request.features)}):")
     for feature in result.request.features:
@@ -165,9 +167,9 @@ def _print(rules: AppRules, result: Explanation, method: str, path: str, roles: 
 
 
 def _row(name: str, kind: str, params: str, detail: str, where: str) -> None:
-    cells = [f"{name:<28}", f"{kind:<12}"] + [cell for cell in (params, detail) if cell]
-    line = "  " + " ".join(cells)
-    print(f"{line}  [{where}]" if where else line)
+    extra = "; ".join(cell for cell in (params, detail) if cell)
+    line = f"  {name:<28} {kind:<12} {where}"
+    print(f"{line}  {extra}" if extra else line.rstrip())
 
 
 def _params(params: Mapping[str, Any]) -> str:

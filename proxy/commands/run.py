@@ -11,7 +11,7 @@ import sys
 from typing import Any
 
 from proxy.config import Config, load_config
-from proxy.errors import InvalidFileError
+from proxy.errors import GuidegateError, InvalidFileError
 from proxy.logsetup import configure_logging
 from proxy.server import serve
 
@@ -47,7 +47,11 @@ def handle(arguments: argparse.Namespace) -> int:
         print(f"guidegate: invalid --workers {workers}; expected 1 or more", file=sys.stderr)
         return 2
     if workers == 1:
-        asyncio.run(serve(config))
+        try:
+            asyncio.run(serve(config))
+        except GuidegateError as error:
+            print(f"guidegate: {error}", file=sys.stderr)
+            return 1
         return 0
     return run_workers(config, workers)
 
@@ -64,6 +68,9 @@ def run_workers(config: Config, workers: int) -> int:
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             try:
                 asyncio.run(serve(config, reuse_port=True))
+            except GuidegateError as error:
+                logger.error("worker %d stopped: %s", index, error)
+                os._exit(1)
             except BaseException:
                 logger.exception("worker %d crashed", index)
                 os._exit(1)

@@ -122,9 +122,9 @@ def _check_pem(
             context.load_cert_chain(str(config.resolve(certificate)), str(config.resolve(key)))
     except (ssl.SSLError, OSError) as error:
         reason = getattr(error, "reason", None) or error.strerror or str(error)
-        what = f"certificate '{certificate}' with key '{key}'" if key else f"CA file '{certificate}'"
+        subject = f"certificate '{certificate}' with key '{key}'" if key else f"CA file '{certificate}'"
         expected = "a PEM certificate chain and its matching private key" if key else "PEM CA certificates"
-        at(path, f"cannot load {what}: {reason}; expected {expected}")
+        at(path, f"cannot load {subject}: {reason}; expected {expected}")
 
 
 def locate(root: yaml.Node | None, path: list[str | int]) -> yaml.Node | None:

@@ -11,7 +11,8 @@ import brotli  # type: ignore[import-untyped]
 from proxy.errors import GuidegateError
 
 PIECE_BYTES = 64 * 1024
-"""Largest decoded piece produced at once, so one compressed chunk cannot expand unbounded in memory."""
+"""Size of the decoded pieces a compressed chunk is split into, so it cannot expand unbounded in memory
+(zlib stops exactly there; brotli grows its buffer in steps and may return up to about 1.5 times as much)."""
 
 GZIP_LEVEL = 4
 BROTLI_QUALITY = 4
@@ -176,12 +177,16 @@ class ZlibDecoder:
         decompressor = self._decompressor
         while data and not self._finished:
             if decompressor.eof:
-                if self._coding == "gzip" and data.startswith(b"\x1f\x8b"):
-                    decompressor = self._decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                else:
-                    # Bytes after the end of the compressed stream are not content; browsers drop them too.
+                # Another gzip member may follow; anything else after the end of the compressed
+                # stream is not content, and browsers drop it too.
+                data, self._pending = self._pending + data, b""
+                if self._coding == "gzip" and len(data) < 2:
+                    self._pending = data
+                    return
+                if self._coding != "gzip" or not data.startswith(b"\x1f\x8b"):
                     self._finished = True
                     return
+                decompressor = self._decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
             try:
                 piece = decompressor.decompress(data, PIECE_BYTES)
             except zlib.error as error:
@@ -217,7 +222,9 @@ class BrotliDecoder:
             piece: bytes = self._decompressor.process(data, output_buffer_limit=PIECE_BYTES)
             if piece:
                 yield piece
-            while not self._decompressor.can_accept_more_data():
+            # A full output buffer means more output is pending even when the decoder already
+            # reports that it can take more input (brotli 1.2), so drain until a piece comes short.
+            while len(piece) >= PIECE_BYTES or not self._decompressor.can_accept_more_data():
                 piece = self._decompressor.process(b"", output_buffer_limit=PIECE_BYTES)
                 if piece:
                     yield piece

@@ -144,7 +144,7 @@ class DocumentRewriter:
         try:
             return self._splicer.feed(piece)
         except Exception:  # any bug in splicing must leave the page as it was, never break it
-            return self._abandon_splice(piece)
+            return self._abandon_splice()
 
     def _end_splice(self) -> bytes:
         if self._splicer_failed:
@@ -152,13 +152,13 @@ class DocumentRewriter:
         try:
             return self._splicer.finish()
         except Exception:  # see _splice
-            return self._abandon_splice(b"")
+            return self._abandon_splice()
 
-    def _abandon_splice(self, piece: bytes) -> bytes:
-        """Pass the held bytes and `piece` on unchanged after an error in the splicer."""
+    def _abandon_splice(self) -> bytes:
+        """Pass every byte the splicer holds on unchanged after an error in it."""
         logger.exception("request %s: splicing failed; the document passes unchanged", self._request_id)
         self._splicer_failed = True
-        return self._splicer.abandon() + piece
+        return self._splicer.abandon()
 
     def _corrupt(self, out: list[bytes], error: CorruptBodyError) -> bytes:
         self._failure = "corrupt_body"

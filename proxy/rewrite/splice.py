@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from proxy.rewrite import tokens
-from proxy.rewrite.charset import PRESCAN_BYTES, bom_encoding, looks_like_utf16, prescan
+from proxy.rewrite.charset import PRESCAN_BYTES, PrescanResult, bom_encoding, looks_like_utf16, prescan
 from proxy.rewrite.snippet import is_runtime_tag
 from proxy.rewrite.tokens import WHITESPACE
 
@@ -115,6 +115,7 @@ class Splicer:
         self._need_prescan = not xml and encoding is None
         self._prescan_done = not self._need_prescan
         self._prescan_checked = 0
+        self._prescan_result: PrescanResult | None = None
         self._meta_end: int | None = None
         self._after_meta: int | None = None
         self._first_escape: int | None = None
@@ -143,7 +144,7 @@ class Splicer:
         return self._drain()
 
     def abandon(self) -> bytes:
-        """Give up without inserting and return every byte held back, unchanged (used after an error)."""
+        """Give up and return every byte fed but not yet returned, unchanged (used after an error)."""
         if self._phase is not _Phase.DONE:
             self._phase = _Phase.DONE
             self.outcome = self.outcome or "error"
@@ -234,9 +235,10 @@ class Splicer:
         if not complete and self._first.find(b">", self._prescan_checked) < 0:
             return
         self._prescan_checked = len(self._first)
-        found = prescan(bytes(self._first))
-        if found is not None:
-            self._meta_end = found.end
+        # A result found in a prefix stands: the prescan reads in order and stops at its first find.
+        self._prescan_result = prescan(bytes(self._first))
+        if self._prescan_result is not None:
+            self._meta_end = self._prescan_result.end
             self._prescan_done = True
         elif complete:
             self._prescan_done = True
@@ -297,7 +299,7 @@ class Splicer:
         if self._runtime_seen:
             self._skip("already_injected")
             return
-        if self._encoding_at(target) == "ISO-2022-JP" and self._first_escape is not None and self._first_escape < target:
+        if self._declared_encoding() == "ISO-2022-JP" and self._first_escape is not None and self._first_escape < target:
             # Before an escape sequence ISO-2022-JP bytes read as ASCII; after one they may not,
             # so a '<' found by byte scanning might not be a '<' for the browser.
             self._skip("iso2022jp")
@@ -316,22 +318,18 @@ class Splicer:
         self.outcome = "injected"
         self._phase = _Phase.DONE
 
-    def _encoding_at(self, target: int) -> str | None:
+    def _declared_encoding(self) -> str | None:
         if self._encoding is not None:
             return self._encoding
-        if self._need_prescan:
-            found = prescan(bytes(self._first))
-            return found.encoding if found else None
-        return None
+        return self._prescan_result.encoding if self._prescan_result else None
 
     def _prescan_unchanged(self, target: int, snippet: bytes) -> bool:
         """Check that the browser's prescan finds the same charset with the snippet in place."""
-        if target >= PRESCAN_BYTES:
+        before = self._prescan_result
+        if target >= PRESCAN_BYTES or (before is not None and target >= before.end):
             return True
         original = bytes(self._first[:PRESCAN_BYTES])
-        changed = (original[:target] + snippet + original[target:])[:PRESCAN_BYTES]
-        before = prescan(original)
-        after = prescan(changed)
+        after = prescan((original[:target] + snippet + original[target:])[:PRESCAN_BYTES])
         return (before.encoding if before else None) == (after.encoding if after else None)
 
     # Tokenizer

@@ -85,7 +85,8 @@ def explain(
             failed = compiled.explain(method, path, query)
             if failed is None:
                 failed = (workflow.audience.explain(role_set, attributes) or "does not apply", True)
-            misses.append(Miss("step", f"{workflow.id}/{step.name}", failed[0], failed[1], origin))
+            name = f"{workflow.id}/{step.name}"
+            misses.append(Miss("step", name, failed[0], failed[1], rules.origins.get(("step", name), origin)))
         for index, exclusion in enumerate(workflow.exclusions):
             if (workflow.id, index) in matched_exclusions:
                 continue
@@ -95,7 +96,8 @@ def explain(
             failed = compiled.explain(method, path, query)
             if failed is None:
                 failed = (workflow.audience.explain(role_set, attributes) or "does not apply", True)
-            misses.append(Miss("exclusion", f"{workflow.id}/{exclusion.name}", failed[0], failed[1], origin))
+            name = f"{workflow.id}/{exclusion.name}"
+            misses.append(Miss("exclusion", name, failed[0], failed[1], rules.origins.get(("exclusion", name), origin)))
 
     matched_features = {match.feature.id for match in request.features}
     for feature in rules.features:

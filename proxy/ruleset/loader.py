@@ -298,6 +298,15 @@ def _compile_app(app: str, files: Sequence[BoundFile]) -> AppRules:
                 bucket.append(rule)
                 where = bound.at([section, index], "")
                 origins[(section.rstrip("s"), rule.id)] = Origin(where.file, where.line, where.column)
+        for index, workflow in enumerate(bound.rules.workflows):
+            named: list[tuple[str, str, tuple[str, ...]]] = [
+                ("steps", "step", tuple(step.name for step in workflow.steps)),
+                ("exclusions", "exclusion", tuple(exclusion.name for exclusion in workflow.exclusions)),
+            ]
+            for key, kind, names in named:
+                for member_index, name in enumerate(names):
+                    where = bound.at(["workflows", index, key, member_index], "")
+                    origins[(kind, f"{workflow.id}/{name}")] = Origin(where.file, where.line, where.column)
     return AppRules(
         app,
         guides=guides,

@@ -20,7 +20,11 @@ EVERY_PAGE = RequestPattern(parse_path_pattern("/**"))
 
 @dataclass(frozen=True)
 class Origin:
-    """Where a rule is written, for messages and for `guidegate match`."""
+    """Where a rule is written, for messages and for `guidegate match`.
+
+    AppRules.origins maps ("guide" | "workflow" | "feature", id) and ("step" | "exclusion",
+    "workflow-id/name") to origins.
+    """
 
     file: str
     line: int

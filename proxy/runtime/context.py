@@ -31,13 +31,13 @@ class RequestContext:
 
 
 class RuntimeRequestError(GuidegateError):
-    """A runtime request that cannot be served; `status` is the HTTP status and `message` says why."""
+    """A runtime request that cannot be served: `status` is the HTTP status, `message` the reason, `headers` extra response headers."""
 
-    def __init__(self, status: int, message: str, *, retry_after: int | None = None) -> None:
+    def __init__(self, status: int, message: str, *, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
-        self.retry_after = retry_after
+        self.headers: Mapping[str, str] = headers or {}
 
 
 Resolve = Callable[[web.Request], RequestContext]

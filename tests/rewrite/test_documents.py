@@ -7,6 +7,7 @@ without a mark expects the input unchanged and names the reason.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from xml.etree import ElementTree
 
 import pytest
 
@@ -358,3 +359,17 @@ def test_document(case: Document, way: str, request: pytest.FixtureRequest) -> N
     assert decode_body(sent, rewriter.output_coding) == expected
     assert rewriter.outcome == case.reason
     assert rewriter.placement == case.placement
+
+
+XHTML_CASES = [case for case in CASES if case.values[0].content_type == "application/xhtml+xml" and MARK in case.values[0].expected]
+
+
+@pytest.mark.parametrize("case", XHTML_CASES)
+def test_xhtml_stays_well_formed(case: Document) -> None:
+    decision = make_decision(case.content_type)
+
+    sent, rewriter = rewrite(decision, [case.body])
+
+    root = ElementTree.fromstring(sent)
+    scripts = [element for element in root.iter("{http://www.w3.org/1999/xhtml}script")]
+    assert [script.get("data-guidegate-app") for script in scripts] == ["erp"]

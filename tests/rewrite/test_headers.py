@@ -1,0 +1,95 @@
+"""Header fields of an injected response: length, validators, encoding, Vary and CSP."""
+
+from __future__ import annotations
+
+import pytest
+from multidict import CIMultiDict
+
+from proxy.rewrite.headers import adjust_response_headers, mark_etag, unmark_if_none_match, vary_with
+
+
+@pytest.mark.parametrize(
+    ("etag", "expected"),
+    [
+        pytest.param('"abc"', 'W/"abc-gg"', id="strong"),
+        pytest.param('W/"abc"', 'W/"abc-gg"', id="weak"),
+        pytest.param('w/"abc"', 'W/"abc-gg"', id="weak-lower-case"),
+        pytest.param('""', 'W/"-gg"', id="empty"),
+        pytest.param("abc", 'W/"abc-gg"', id="unquoted-invalid"),
+    ],
+)
+def test_mark_etag(etag: str, expected: str) -> None:
+    assert mark_etag(etag) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param('W/"abc-gg"', ('W/"abc"', True), id="marked"),
+        pytest.param('"abc"', ('"abc"', False), id="plain"),
+        pytest.param('"a", W/"b-gg"', ('"a", W/"b"', True), id="list"),
+        pytest.param('"a,b-gg"', ('"a,b"', True), id="comma-inside-tag"),
+        pytest.param("*", ("*", False), id="star"),
+    ],
+)
+def test_unmark_if_none_match(value: str, expected: tuple[str, bool]) -> None:
+    assert unmark_if_none_match(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        pytest.param([], "Accept-Encoding", id="absent"),
+        pytest.param(["Cookie"], "Cookie, Accept-Encoding", id="appended"),
+        pytest.param(["cookie, accept-encoding"], None, id="present-any-case"),
+        pytest.param(["*"], None, id="star"),
+        pytest.param(["Origin", "Cookie"], "Origin, Cookie, Accept-Encoding", id="several-fields"),
+    ],
+)
+def test_vary_with(values: list[str], expected: str | None) -> None:
+    assert vary_with(values, "Accept-Encoding") == expected
+
+
+UPSTREAM = CIMultiDict(
+    [
+        ("Content-Type", "text/html; charset=utf-8"),
+        ("Content-Length", "1234"),
+        ("Content-Encoding", "gzip"),
+        ("ETag", '"v1"'),
+        ("Accept-Ranges", "bytes"),
+        ("Cache-Control", "private, max-age=60"),
+        ("Vary", "Cookie"),
+        ("Set-Cookie", "a=1"),
+        ("Set-Cookie", "b=2"),
+        ("Content-Security-Policy", "script-src 'none'"),
+        ("Content-Digest", "sha-256=:x:"),
+    ]
+)
+
+
+def test_adjust_negotiated_gzip() -> None:
+    headers = adjust_response_headers(UPSTREAM, content_encoding="gzip", negotiated=True)
+
+    assert list(headers.items()) == [
+        ("Content-Type", "text/html; charset=utf-8"),
+        ("ETag", 'W/"v1-gg"'),
+        ("Cache-Control", "private, max-age=60"),
+        ("Set-Cookie", "a=1"),
+        ("Set-Cookie", "b=2"),
+        ("Content-Security-Policy", "script-src 'none'"),
+        ("Content-Encoding", "gzip"),
+        ("Vary", "Cookie, Accept-Encoding"),
+    ]
+
+
+def test_adjust_identity_with_amended_csp() -> None:
+    headers = adjust_response_headers(
+        UPSTREAM, content_encoding="identity", negotiated=False, csp_values=["script-src https://x/", "img-src *"]
+    )
+
+    assert "Content-Encoding" not in headers
+    assert headers.getall("Vary") == ["Cookie"]
+    assert headers.getall("Content-Security-Policy") == ["script-src https://x/", "img-src *"]
+    assert "Content-Length" not in headers
+    assert "Accept-Ranges" not in headers
+    assert "Content-Digest" not in headers
