@@ -6,7 +6,7 @@ import asyncio
 import logging
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -50,8 +50,22 @@ class ResponseTransformer(Protocol):
     def finish(self) -> bytes: ...
 
 
-TransformerFactory = Callable[["Exchange", aiohttp.ClientResponse], "ResponseTransformer | None"]
-"""Decides from the response head whether to transform its body; returns None to pass it through."""
+class ForwardHook(Protocol):
+    """A part that acts on exchanges as they pass: injection, workflow capture, page learning.
+
+    `prepare_request` may change the headers sent upstream; `on_response` sees the response head
+    (and may change the headers sent to the client) and may return a transformer for the body;
+    `on_complete` runs after the last byte went out, with the final status. None of them may raise:
+    each catches its own errors, logs and counts them, and lets the response through.
+    """
+
+    def prepare_request(self, exchange: "Exchange", headers: CIMultiDict[str]) -> CIMultiDict[str]: ...
+
+    def on_response(
+        self, exchange: "Exchange", upstream: aiohttp.ClientResponse, headers: CIMultiDict[str]
+    ) -> "ResponseTransformer | None": ...
+
+    def on_complete(self, exchange: "Exchange", status: int) -> None: ...
 
 
 class BodyObserver(Protocol):
@@ -73,8 +87,11 @@ class Exchange:
     upstream_status: int = 0
     bytes_in: int = 0
     bytes_out: int = 0
-    request_observer: BodyObserver | None = None
-    extra_request_headers: dict[str, str] = field(default_factory=dict)
+    request_observers: list[BodyObserver] = field(default_factory=list)
+    response_observers: list[BodyObserver] = field(default_factory=list)
+    upstream_headers: CIMultiDict[str] = field(default_factory=CIMultiDict)
+    notes: dict[str, object] = field(default_factory=dict)
+    """Per-exchange values the hooks share, keyed by a name each hook owns."""
 
     @property
     def app(self) -> App:
@@ -138,12 +155,12 @@ class Forwarder:
         config: Config,
         upstreams: Upstreams,
         metrics: Metrics,
-        transformer_factory: TransformerFactory | None = None,
+        hooks: Sequence[ForwardHook] = (),
     ) -> None:
         self._config = config
         self._upstreams = upstreams
         self._metrics = metrics
-        self.transformer_factory = transformer_factory
+        self.hooks: list[ForwardHook] = list(hooks)
 
     async def forward(self, exchange: Exchange) -> web.StreamResponse:
         """Forward one exchange; never raises for upstream failures, which become 502 or 504."""
@@ -159,6 +176,8 @@ class Forwarder:
         finally:
             self._metrics.in_flight.dec()
             self._finish(exchange, status)
+            for hook in self.hooks:
+                hook.on_complete(exchange, status)
 
     async def _forward(self, exchange: Exchange) -> web.StreamResponse:
         request = exchange.request
@@ -212,17 +231,19 @@ class Forwarder:
         add_forwarding_headers(headers, request.headers, exchange.view)
         if not (exchange.view.trusted and "X-Request-Id" in request.headers):
             headers["X-Request-Id"] = exchange.request_id
-        headers.update(exchange.extra_request_headers)
+        for hook in self.hooks:
+            headers = hook.prepare_request(exchange, headers)
+        exchange.upstream_headers = headers
         return headers
 
     async def _request_body(self, exchange: Exchange) -> AsyncIterator[bytes]:
         limit = exchange.app.max_request_body
-        observer = exchange.request_observer
+        observers = exchange.request_observers
         async for chunk in exchange.request.content.iter_any():
             exchange.bytes_in += len(chunk)
             if exchange.bytes_in > limit:
                 raise RequestTooLarge()
-            if observer is not None:
+            for observer in observers:
                 observer.feed(chunk)
             yield chunk
 
@@ -239,10 +260,13 @@ class Forwarder:
         rewrite_response_headers(headers, origins)
 
         transformer = None
-        if self.transformer_factory is not None:
-            transformer = self.transformer_factory(exchange, upstream)
-            if transformer is not None:
-                headers = transformer.headers(headers)
+        for hook in self.hooks:
+            candidate = hook.on_response(exchange, upstream, headers)
+            if candidate is not None and transformer is None:
+                transformer = candidate
+        if transformer is not None:
+            headers = transformer.headers(headers)
+        observers = exchange.response_observers
 
         response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
         if transformer is None and "Content-Length" in headers:
@@ -250,17 +274,19 @@ class Forwarder:
         await response.prepare(request)
 
         try:
-            if transformer is None:
+            if transformer is None and not observers:
                 async for chunk in upstream.content.iter_any():
                     exchange.bytes_out += len(chunk)
                     await response.write(chunk)
             else:
                 async for chunk in upstream.content.iter_any():
-                    output = transformer.feed(chunk)
+                    for observer in observers:
+                        observer.feed(chunk)
+                    output = transformer.feed(chunk) if transformer is not None else chunk
                     if output:
                         exchange.bytes_out += len(output)
                         await response.write(output)
-                tail = transformer.finish()
+                tail = transformer.finish() if transformer is not None else b""
                 if tail:
                     exchange.bytes_out += len(tail)
                     await response.write(tail)

@@ -20,6 +20,8 @@ from proxy.errorpages import error_response
 from proxy.errors import GuidegateError
 from proxy.forward import Exchange, Forwarder, Upstreams, origin_form
 from proxy.headers import client_view
+from proxy.injection import Injector
+from proxy.runtime.assets import runtime_version
 from proxy.metrics import Metrics
 from proxy.reserved import ReservedRoutes
 from proxy.routing import Router, has_dot_segment
@@ -47,12 +49,13 @@ class Gateway:
         """Wire the parts for a configuration; nothing starts until the application does."""
         metrics = Metrics()
         upstreams = Upstreams(config)
+        injector = Injector(config, metrics, runtime_version())
         return cls(
             config=config,
             router=Router(config),
             upstreams=upstreams,
             metrics=metrics,
-            forwarder=Forwarder(config, upstreams, metrics),
+            forwarder=Forwarder(config, upstreams, metrics, hooks=[injector]),
             reserved=ReservedRoutes(config, metrics, upstreams),
         )
 

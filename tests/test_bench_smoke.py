@@ -71,7 +71,7 @@ def test_summarise_profile() -> None:
     not (shutil.which("wrk") and Path("/usr/sbin/nginx").exists() and shutil.which("curl")),
     reason="needs the Debian packages wrk, nginx-light and curl",
 )
-def test_quick_download_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_quick_download_run(tmp_path: Path) -> None:
     report = tmp_path / "BENCHMARKS.md"
 
     status = main(["--quick", "--only", "download", "--output", str(report)])

@@ -71,17 +71,17 @@ _Open = list[Any]
 
 
 class _Flow:
-    """One workflow's spec as lookups, and its runs in progress by visitor."""
+    """One workflow's spec as lookups; `number` is its slot in each visitor's state list."""
 
-    __slots__ = ("spec", "id", "strict", "window", "final", "open")
+    __slots__ = ("spec", "id", "number", "strict", "window", "final")
 
-    def __init__(self, spec: WorkflowSpec) -> None:
+    def __init__(self, spec: WorkflowSpec, number: int) -> None:
         self.spec = spec
         self.id = spec.id
+        self.number = number
         self.strict = spec.order == "strict"
         self.window = spec.window_seconds
         self.final = len(spec.steps) - 1
-        self.open: dict[str, _Open] = {}
 
 
 _Entry = tuple[_Flow | None, int, int]
@@ -91,16 +91,19 @@ class RunTracker:
     """Rebuilds runs from pages of StepRow, fed in time order; `finish` returns every run.
 
     Feed every workflow step event of the app from the start of the period to at least
-    `until + ` the longest window, whatever workflows are asked about: in strict mode any
+    `until` plus the longest window, whatever workflows are asked about: in strict mode any
     workflow's step can end a run.
     """
 
     def __init__(self, specs: Sequence[WorkflowSpec], until: float) -> None:
-        self._flows = {spec.id: _Flow(spec) for spec in specs}
+        self._flows = {spec.id: _Flow(spec, number) for number, spec in enumerate(specs)}
         self._until = until
         self._entries: dict[str, _Entry] = {}
         self._runs: list[Run] = []
-        self._strict_open: dict[str, list[_Flow]] = {}
+        # Per visitor: the open run of each workflow (by flow number, None when there is none),
+        # then the number of those runs that are strict.
+        self._visitors: dict[str, list[Any]] = {}
+        self._strict_slot = len(self._flows)
 
     def _entry(self, key: str) -> _Entry:
         """Parse and cache a StepRow key: (flow or None, step index or marker, outcome code)."""
@@ -121,11 +124,13 @@ class RunTracker:
 
     def feed(self, rows: Iterable[StepRow]) -> None:
         """Process step events; rows must continue the time order of earlier calls."""
-        # The common case (a step passed in turn) runs a few dictionary look-ups and list
+        # The common case (a step passed in turn) costs two dictionary look-ups and a few list
         # stores; everything rarer goes through _start and _close.
         entries = self._entries
+        visitors = self._visitors
         until = self._until
-        strict_open = self._strict_open
+        strict_slot = self._strict_slot
+        width = strict_slot + 1
         close = self._close
         start = self._start
         for time, visitor, key in rows:
@@ -134,37 +139,39 @@ class RunTracker:
                 entry = self._entry(key)
             flow, index, code = entry
 
-            if strict_open:
-                opened = strict_open.get(visitor)
-                if opened:
-                    for other in [other for other in opened if other is not flow]:
-                        close(other, visitor, other.open[visitor], "abandoned", False)
+            state = visitors.get(visitor)
+            if state is None:
+                if flow is None:
+                    continue
+                state = visitors[visitor] = [None] * width
+            elif state[strict_slot]:
+                self._break_strict(visitor, state, flow)
             if flow is None:
                 continue
 
-            run = flow.open.get(visitor)
+            run = state[flow.number]
             if run is not None and time - run[_STARTED] > flow.window:
-                close(flow, visitor, run, "abandoned", False)
+                close(flow, visitor, state, "abandoned", False)
                 run = None
 
             if index < 0:
                 if run is not None and (index == _EXCLUSION or flow.strict):
                     if index == _EXCLUSION:
                         run[_LAST] = time
-                    close(flow, visitor, run, "abandoned", index == _EXCLUSION)
+                    close(flow, visitor, state, "abandoned", index == _EXCLUSION)
                 continue
 
             if run is None:
                 if index or time >= until or code == _ABANDON:
                     continue
-                run = start(flow, visitor, time)
+                run = start(flow, state, time)
             elif index != run[_PASSED] + 1:
                 if not flow.strict or index == run[_PASSED]:
                     continue
-                close(flow, visitor, run, "abandoned", False)
+                close(flow, visitor, state, "abandoned", False)
                 if index or time >= until or code == _ABANDON:
                     continue
-                run = start(flow, visitor, time)
+                run = start(flow, state, time)
 
             run[_LAST] = time
             if index > run[_REACHED]:
@@ -172,29 +179,33 @@ class RunTracker:
             if code == _PASS:
                 run[_PASSED] = index
                 if index == flow.final:
-                    close(flow, visitor, run, "completed", False)
+                    close(flow, visitor, state, "completed", False)
             elif code == _FAILURE:
                 if run[_FAILURES] is None:
                     run[_FAILURES] = [index]
                 else:
                     run[_FAILURES].append(index)
             else:
-                close(flow, visitor, run, "abandoned", False)
+                close(flow, visitor, state, "abandoned", False)
 
-    def _start(self, flow: _Flow, visitor: str, time: float) -> _Open:
+    def _break_strict(self, visitor: str, state: list[Any], current: _Flow | None) -> None:
+        """End the visitor's strict runs of workflows other than `current` as abandoned."""
+        for flow in self._flows.values():
+            if flow.strict and flow is not current and state[flow.number] is not None:
+                self._close(flow, visitor, state, "abandoned", False)
+
+    def _start(self, flow: _Flow, state: list[Any], time: float) -> _Open:
         run: _Open = [time, time, -1, 0, None]
-        flow.open[visitor] = run
+        state[flow.number] = run
         if flow.strict:
-            self._strict_open.setdefault(visitor, []).append(flow)
+            state[self._strict_slot] += 1
         return run
 
-    def _close(self, flow: _Flow, visitor: str, run: _Open, status: RunStatus, cancelled: bool) -> None:
-        del flow.open[visitor]
+    def _close(self, flow: _Flow, visitor: str, state: list[Any], status: RunStatus, cancelled: bool) -> None:
+        run = state[flow.number]
+        state[flow.number] = None
         if flow.strict:
-            opened = self._strict_open[visitor]
-            opened.remove(flow)
-            if not opened:
-                del self._strict_open[visitor]
+            state[self._strict_slot] -= 1
         failures = run[_FAILURES]
         self._runs.append(
             Run(
@@ -213,12 +224,12 @@ class RunTracker:
     def finish(self, as_of: float) -> list[Run]:
         """Close the runs in progress (abandoned when their window has passed at `as_of`, else
         open) and return every run, in no particular order."""
-        for flow in self._flows.values():
-            for visitor, run in list(flow.open.items()):
-                if as_of - run[_STARTED] > flow.window:
-                    self._close(flow, visitor, run, "abandoned", False)
-                else:
-                    self._close(flow, visitor, run, "open", False)
+        for visitor, state in self._visitors.items():
+            for flow in self._flows.values():
+                run = state[flow.number]
+                if run is not None:
+                    status: RunStatus = "abandoned" if as_of - run[_STARTED] > flow.window else "open"
+                    self._close(flow, visitor, state, status, False)
         return self._runs
 
 

@@ -62,6 +62,7 @@ class DocumentRewriter:
         # be decoded can still be sent as it came when the client gets the upstream's coding.
         self._raw: list[bytes] | None = []
         self._raw_compatible = decision.codings in ((), (self.output_coding,))
+        self._plain = not decision.codings and self.output_coding == "identity"
         self._mode = "rewrite"  # "rewrite", "raw" (upstream bytes pass unchanged) or "ended"
         self._failure: str | None = None
 
@@ -100,12 +101,16 @@ class DocumentRewriter:
             out.append(self._encoder.flush())
         except CorruptBodyError as error:
             return self._corrupt(out, error)
+        if self._plain and self._splicer.outcome is not None:
+            # Decided, and nothing to decode or encode: the rest passes as it comes.
+            self._mode = "raw"
         return self._sent(out)
 
     def finish(self) -> bytes:
         """Signal the end of the upstream body; return the last bytes to send."""
         if self._mode != "rewrite":
             self._mode = "ended"
+            logger.debug("request %s: document %s at %s", self._request_id, self.outcome, self.placement)
             return b""
         out: list[bytes] = []
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from dataclasses import dataclass
@@ -54,6 +55,7 @@ class RuntimeLocation:
         return f"{self.origin}{self.prefix}runtime/{self.version}/guidegate.css"
 
 
+@functools.lru_cache(maxsize=256)
 def build_snippet(*, origin: str, prefix: str, version: str, app: str, nonce: str | None, xhtml: bool) -> bytes:
     """Build the ASCII <script> tag that loads the runtime.
 
@@ -61,7 +63,8 @@ def build_snippet(*, origin: str, prefix: str, version: str, app: str, nonce: st
     `{prefix}config` itself), so a shared cache never hands one user's config to another. Attribute
     values are escaped and non-ASCII characters written as character references, which keeps the
     bytes valid in every ASCII-compatible encoding. With `xhtml` the tag names the XHTML namespace,
-    so it stays an XHTML script in a document whose root uses a namespace prefix.
+    so it stays an XHTML script in a document whose root uses a namespace prefix. Results are
+    cached, as most responses ask for the same tag.
     """
     location = RuntimeLocation(origin, prefix, version)
     attributes = [("src", location.script_url), ("defer", "defer"), (RUNTIME_MARKER, app)]

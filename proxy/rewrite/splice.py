@@ -125,6 +125,7 @@ class Splicer:
         self._document_like = False
         self._runtime_seen = False
         self._last_start_tag = -1
+        self._tag_name = b""
         self._meta_policies: list[tuple[int, str]] = []
 
     # Feeding
@@ -336,7 +337,7 @@ class Splicer:
 
     def _scan(self, limit: int, *, final: bool) -> None:
         """Tokenize from the pending position up to `limit`, reporting each complete token."""
-        while self._phase in (_Phase.PROLOG, _Phase.AFTER_ROOT, _Phase.FOUND):
+        while self._phase is not _Phase.DONE:
             if self._phase is _Phase.FOUND and self._ready() is not None:
                 return
             if self._state is _State.DATA:
@@ -382,7 +383,7 @@ class Splicer:
                 return False
             third = buffer[index + 2]
             if third == 0x3E:  # "</>" is dropped by the tokenizer, as if it were not there
-                self._emit_simple(token_start + 3, "ignored")
+                self._emit_ignored(token_start + 3)
                 return True
             if _is_letter(third):
                 self._begin(_State.TAG)
@@ -487,6 +488,7 @@ class Splicer:
         if match is None:
             self._resume = self._base + greater + 1
             return None
+        self._tag_name = bytes(match.group(1))
         return self._base + match.end()
 
     def _complete_rawtext(self, start: int, end: int) -> int | None:
@@ -541,29 +543,24 @@ class Splicer:
         if state is _State.TAG:
             self._on_tag(start, end)
         else:
-            kind = {_State.COMMENT: "comment", _State.XML_CDATA: "cdata"}.get(state, "declaration")
-            self._on_markup(kind, start, end, boundary=True)
+            self._on_markup(end, closing_tag=False)
 
-    def _emit_simple(self, end: int, kind: str) -> None:
-        start = self._position
+    def _emit_ignored(self, end: int) -> None:
         self._position = end
-        self._on_markup(kind, start, end, boundary=True)
+        self._on_markup(end, closing_tag=False)
 
     def _on_tag(self, start: int, end: int) -> None:
-        raw = bytes(self._buffer[start - self._base : end - self._base])
-        closing = raw[1:2] == b"/"
-        name_end = 2 if closing else 1
-        while name_end < len(raw) and raw[name_end] not in b"\t\n\f\r />":
-            name_end += 1
-        name = raw[2 if closing else 1 : name_end]
-        if not self._xml:
-            name = name.lower()
+        closing = self._buffer[start + 1 - self._base] == 0x2F  # '/'
+        name = self._tag_name if self._xml else self._tag_name.lower()
         if closing:
             if not self._xml and name == b"template" and self._template_depth:
                 self._template_depth -= 1
-            self._on_markup("end", start, end, boundary=True)
+            self._on_markup(end, closing_tag=True)
             return
 
+        raw = b""
+        if name in (b"script", b"meta") or self._xml:
+            raw = bytes(self._buffer[start - self._base : end - self._base])
         if name == b"script" and is_runtime_tag(raw):
             self._runtime_seen = True
         if name == b"meta" and self._template_depth == 0:
@@ -587,7 +584,9 @@ class Splicer:
     def _on_text(self, start: int, end: int) -> None:
         if self._phase not in (_Phase.PROLOG, _Phase.AFTER_ROOT):
             return
-        if not bytes(self._buffer[start - self._base : end - self._base]).strip(WHITESPACE):
+        text = bytes(self._buffer[start - self._base : end - self._base])
+        content = text.lstrip(WHITESPACE)
+        if not content:
             return
         if self._phase is _Phase.AFTER_ROOT:
             self._found(self._root_end, "after_root" if self._xml else "after_html")
@@ -595,12 +594,15 @@ class Splicer:
             if self._sniff and not self._document_like:
                 self._skip("fragment")
                 return
-            self._found(start, "document_start")
+            # Leading whitespace may have gone out with an earlier chunk, so the point is where
+            # the text proper starts, whatever the chunking.
+            self._found(start + len(text) - len(content), "document_start")
 
-    def _on_markup(self, kind: str, start: int, end: int, *, boundary: bool) -> None:
-        if self._phase is _Phase.AFTER_ROOT and kind == "end":
+    def _on_markup(self, end: int, *, closing_tag: bool) -> None:
+        """Handle a comment, declaration, CDATA section or end tag that ended at `end`."""
+        if self._phase is _Phase.AFTER_ROOT and closing_tag:
             self._found(self._root_end, "after_root" if self._xml else "after_html")
-        self._note_boundary(end, boundary)
+        self._note_boundary(end, True)
 
     def _on_start_tag(self, name: bytes, raw: bytes, start: int, end: int, *, boundary: bool) -> None:
         if self._phase is _Phase.PROLOG:
