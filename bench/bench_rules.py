@@ -5,7 +5,8 @@ baseline is the straightforward loader: the pure-Python YAML parser with the gar
 running, which is what the loader does without its two speed-ups.
 
 Run alone with `.venv/bin/python -m bench.bench_rules [--quick]`; `run()` returns the figures as a
-dict for the harness.
+dict for the harness. Times are wall-clock unless named cpu; the system load average before and
+after the run is reported because other processes on the machine inflate both.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import os
 import random
 import statistics
 import sys
@@ -22,12 +24,15 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from proxy.ruleset import RuleSet, load_rule_paths
+from proxy.ruleset import RuleSet, load_rule_paths, load_rules
 from proxy.ruleset import loader as rule_loader
+from proxy.ruleset import source as rule_source
 from proxy.ruleset.audience import AnyOf, Audience, Role
 from proxy.ruleset.guides import Guide, Target
 from proxy.ruleset.matcher import AppRules
-from proxy.ruleset.patterns import CompiledRequest, RequestPattern, parse_path_pattern
+from proxy.ruleset.compiled import CompiledRequest
+from proxy.ruleset.patterns import RequestPattern, parse_path_pattern
+from proxy.ruleset.source import RuleFileCache
 from proxy.ruleset.workflows import Feature, Workflow, WorkflowStep
 
 APPS = 50
@@ -39,7 +44,7 @@ LOAD_TARGET_SECONDS = 2.0
 
 
 def _page_pattern(generator: random.Random, area: int, index: int) -> tuple[str, str]:
-    """A page pattern of one of the usual shapes, and a path that it matches."""
+    """Return a page pattern of one of the usual shapes, and a path that it matches."""
     draw = generator.random()
     if draw < 0.4:
         return f"/m{area}/page{index}", f"/m{area}/page{index}"
@@ -104,7 +109,7 @@ def build_rules(seed: int = 7) -> tuple[RuleSet, list[tuple[str, str, str, tuple
 
 
 class LinearScan:
-    """The baseline: every rule of every app in one list, each tested in turn."""
+    """The matching baseline: every rule of every app in one list, each tested in turn."""
 
     def __init__(self, ruleset: RuleSet) -> None:
         self.entries: list[tuple[str, str, CompiledRequest, Audience]] = []
@@ -218,13 +223,13 @@ def write_rule_files(folder: Path, files: int = FILES, seed: int = 11) -> int:
 @contextlib.contextmanager
 def _straightforward_loader() -> Iterator[None]:
     """Run the loader as it would be without its speed-ups: the pure-Python parser, the collector on."""
-    parser, pause = rule_loader._CLoader, rule_loader._gc_paused
-    rule_loader._CLoader = None
+    parser, pause = rule_source._CLoader, rule_loader._gc_paused
+    rule_source._CLoader = None
     rule_loader._gc_paused = contextlib.nullcontext  # type: ignore[assignment]
     try:
         yield
     finally:
-        rule_loader._CLoader, rule_loader._gc_paused = parser, pause
+        rule_source._CLoader, rule_loader._gc_paused = parser, pause
 
 
 def measure_loading(files: int, baseline: bool) -> dict[str, float]:
@@ -232,22 +237,25 @@ def measure_loading(files: int, baseline: bool) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="guidegate-bench-rules-") as name:
         folder = Path(name)
         rules = write_rule_files(folder, files)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         ruleset = load_rule_paths([folder])
-        first = time.perf_counter() - started
+        first, first_cpu = time.perf_counter() - started, time.process_time() - cpu
         repeats = []
         for _ in range(3):
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             load_rule_paths([folder])
-            repeats.append(time.perf_counter() - started)
+            repeats.append((time.perf_counter() - started, time.process_time() - cpu))
         figures = {
             "load_files": float(files),
             "load_rules": float(rules),
             "load_first_seconds": first,
-            "load_best_seconds": min(repeats),
+            "load_first_cpu_seconds": first_cpu,
+            "load_best_seconds": min(wall for wall, _ in repeats),
+            "load_best_cpu_seconds": min(used for _, used in repeats),
         }
         if ruleset.rule_count != rules:
             raise RuntimeError(f"loaded {ruleset.rule_count} rules; expected {rules}")
+        figures["reload_one_changed_seconds"] = _reload_one_changed(folder)
         if baseline:
             with _straightforward_loader():
                 started = time.perf_counter()
@@ -256,14 +264,30 @@ def measure_loading(files: int, baseline: bool) -> dict[str, float]:
     return figures
 
 
+def _reload_one_changed(folder: Path) -> float:
+    """Time a reload through a cache, as the rule watcher does, after one file changed."""
+    sources: dict[str, list[Path]] = {f"app{index}": [] for index in range(APPS)}
+    for path in sorted(folder.glob("*.yaml")):
+        sources[f"app{int(path.stem[5:]) % APPS}"].append(path)
+    cache = RuleFileCache()
+    load_rules(sources, cache=cache)
+    changed = folder / "rules0000.yaml"
+    changed.write_text(changed.read_text(encoding="utf-8").replace("A tip for this field.", "A changed tip."), encoding="utf-8")
+    started = time.perf_counter()
+    load_rules(sources, cache=cache)
+    return time.perf_counter() - started
+
+
 def run(quick: bool = False) -> dict[str, object]:
     """Run both measurements and return the figures; `quick` times fewer requests and skips the load baseline."""
-    figures: dict[str, object] = {}
+    figures: dict[str, object] = {"load_average_before": os.getloadavg()[0]}
     figures.update(measure_matching(5_000 if quick else 20_000, 200 if quick else 1_000))
     figures.update(measure_loading(FILES, baseline=not quick))
     figures["match_target_us"] = MATCH_TARGET_MICROSECONDS
     figures["load_target_seconds"] = LOAD_TARGET_SECONDS
     figures["gc_enabled_after"] = gc.isenabled()
+    figures["load_average_after"] = os.getloadavg()[0]
+    figures["cpus"] = float(os.cpu_count() or 0)
     return figures
 
 
@@ -272,12 +296,12 @@ def print_table(figures: dict[str, object]) -> None:
     width = max(len(name) for name in figures)
     for name, value in figures.items():
         if isinstance(value, bool):
-            shown = str(value).lower()
+            text = str(value).lower()
         elif isinstance(value, float):
-            shown = f"{value:,.0f}" if value >= 100 else f"{value:.3f}"
+            text = f"{value:,.0f}" if value >= 100 else f"{value:.3f}"
         else:
-            shown = str(value)
-        print(f"{name:<{width}}  {shown:>14}")
+            text = str(value)
+        print(f"{name:<{width}}  {text:>14}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

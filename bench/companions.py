@@ -44,7 +44,12 @@ def run_companion(module_name: str, quick: bool) -> dict[str, object] | str:
     else:
         arguments = {}
     logger.info("running %s.%s", module_name, function.__name__)
-    figures = function(**arguments)
+    try:
+        figures = function(**arguments)
+    except Exception as error:
+        # A failing companion must not discard the proxy figures measured before it.
+        logger.exception("%s.%s failed", module_name, function.__name__)
+        return f"{module_name}.{function.__name__} failed: {type(error).__name__}: {error}"
     if not isinstance(figures, dict):
         return f"{module_name}.{function.__name__} returned {type(figures).__name__}; expected a dict of figures"
     return {str(key): value for key, value in figures.items()}

@@ -60,6 +60,14 @@ class Router:
                 return route
         return None
 
+    def routes_for_host(self, host: str) -> list[Route]:
+        """Return every route that accepts a Host header value, most specific first."""
+        host = host.lower()
+        candidates = self._by_host.get(host)
+        if candidates is None and ":" in host and not host.endswith("]"):
+            candidates = self._by_host.get(host.rsplit(":", 1)[0])
+        return [*(candidates or ()), *self._any_host]
+
     def host_is_known(self, host: str) -> bool:
         """Whether some app accepts this Host header value (apps without hosts accept all)."""
         if self._any_host:

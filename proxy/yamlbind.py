@@ -127,6 +127,8 @@ class _LimitedLoader(yaml.SafeLoader):
 
 
 _CONSTRUCTOR = yaml.SafeLoader("")
+_STR_TAG = "tag:yaml.org,2002:str"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 def read_text(path: Path, display: str, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
@@ -195,8 +197,7 @@ def bind_value(
     if binder is not None:
         return binder(node, context, path)
     parse = meta.get("parse")
-    origin = typing.get_origin(annotation)
-    arguments = typing.get_args(annotation)
+    origin, arguments = _shape(annotation)
     # `parse` converts single items; a scalar given for a list or mapping field goes through
     # _bind_sequence (a list of one) or is reported, instead of being parsed as the whole field.
     if parse is not None and isinstance(node, yaml.ScalarNode) and origin not in (tuple, list, dict):
@@ -370,6 +371,20 @@ def _bind_dataclass(node: yaml.Node, cls: type[Any], context: BindContext, path:
         return INVALID
 
 
+_SHAPES: dict[Any, tuple[Any, tuple[Any, ...]]] = {}
+
+
+def _shape(annotation: Any) -> tuple[Any, tuple[Any, ...]]:
+    """typing.get_origin and get_args of an annotation, cached: binding asks for them on every node."""
+    try:
+        return _SHAPES[annotation]
+    except KeyError:
+        shape = _SHAPES[annotation] = (typing.get_origin(annotation), typing.get_args(annotation))
+        return shape
+    except TypeError:
+        return typing.get_origin(annotation), typing.get_args(annotation)
+
+
 _HINTS: dict[type[Any], dict[str, Any]] = {}
 _FIELDS: dict[type[Any], dict[str, dataclasses.Field[Any]]] = {}
 
@@ -422,7 +437,7 @@ def _bind_scalar(
         return INVALID
     if annotation is float and isinstance(raw, int) and not isinstance(raw, bool):
         return float(raw)
-    if annotation is str and isinstance(raw, (int, float)) and not isinstance(raw, bool) and node.style is None:
+    if annotation is str and isinstance(raw, (int, float)) and not isinstance(raw, bool) and not node.style:
         # Bare numbers are fine where text is expected (a port-like id, a version).
         return node.value
     if annotation in (str, int, float, bool) and type(raw) is annotation:
@@ -475,10 +490,12 @@ def _report_expansion(context: BindContext, node: yaml.Node) -> None:
 
 def _flatten_merges(node: yaml.MappingNode, context: BindContext) -> list[tuple[yaml.Node, yaml.Node]]:
     """Expand YAML merge keys (`<<: *defaults`) so that explicit keys win over merged ones."""
+    if not any(key_node.tag == _MERGE_TAG for key_node, _ in node.value):
+        return list(node.value)
     merged: list[tuple[yaml.Node, yaml.Node]] = []
     explicit: list[tuple[yaml.Node, yaml.Node]] = []
     for key_node, value_node in node.value:
-        if key_node.tag == "tag:yaml.org,2002:merge":
+        if key_node.tag == _MERGE_TAG:
             sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
             for source in sources:
                 if isinstance(source, yaml.MappingNode):
@@ -503,13 +520,21 @@ def _flatten_merges(node: yaml.MappingNode, context: BindContext) -> list[tuple[
 def _scalar(node: yaml.ScalarNode, context: BindContext) -> Any:
     """Construct a scalar's Python value, interpolating ${VAR} in text when enabled."""
     try:
-        value = _CONSTRUCTOR.construct_object(node, deep=True)
+        if node.tag == _STR_TAG:
+            # Text is the node's own value; skipping the constructor is the common, fast case.
+            value = node.value
+        else:
+            value = _CONSTRUCTOR.construct_object(node, deep=True)
+            # The shared constructor remembers every node it built; forget it so nodes do not pile up.
+            _CONSTRUCTOR.constructed_objects.pop(node, None)
     except yaml.constructor.ConstructorError as error:
         context.report(node, f"invalid value '{node.value}': {error.problem}")
         return INVALID
     except ValueError as error:
         # An impossible timestamp such as 2026-02-30 fails in the date constructor.
-        context.report(node, f"invalid value '{node.value}': {error}")
+        context.report(
+            node, f"invalid value '{node.value}': {error}; expected a valid date, or quotes to keep the value as text"
+        )
         return INVALID
     if context.interpolate_env and isinstance(value, str) and "$" in value:
         return _interpolate(node, value, context)

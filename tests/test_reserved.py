@@ -130,6 +130,13 @@ async def test_status_json(start_upstream: StartUpstream, start_proxy: StartProx
     assert status == 200
     assert headers["Content-Type"] == "application/json; charset=utf-8"
     assert isinstance(body.pop("uptime_seconds"), float)
+    rules = body.pop("rules")
+    assert rules["rules_loaded"] == 0
+    assert rules["reload_errors"] == 0
+    assert rules["last_errors"] == []
+    events = body.pop("events")
+    assert events["accepted"] == 0
+    assert events["dropped_queue_full"] == 0
     assert body == {
         "version": __version__,
         "apps": [

@@ -82,7 +82,7 @@ class FeatureReport:
 
 @dataclass(frozen=True)
 class UnusedFeatures:
-    """The features no active visitor of a role used in the period."""
+    """The features no active visitor of a role used in the period (roles that used all are left out)."""
 
     role: str
     features: tuple[str, ...]

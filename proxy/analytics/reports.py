@@ -229,7 +229,7 @@ def _features(
                 by_role=tuple(shares),
             )
         )
-    return tuple(reports), tuple(UnusedFeatures(role, tuple(unused[role])) for role in roles if active[role])
+    return tuple(reports), tuple(UnusedFeatures(role, tuple(unused[role])) for role in roles if unused[role])
 
 
 def _cohort(runs: Sequence[Run]) -> Cohort:

@@ -130,7 +130,7 @@ class RunTracker:
         visitors = self._visitors
         until = self._until
         strict_slot = self._strict_slot
-        width = strict_slot + 1
+        empty_state: list[Any] = [None] * strict_slot + [0]
         close = self._close
         start = self._start
         for time, visitor, key in rows:
@@ -143,7 +143,7 @@ class RunTracker:
             if state is None:
                 if flow is None:
                     continue
-                state = visitors[visitor] = [None] * width
+                state = visitors[visitor] = empty_state.copy()
             elif state[strict_slot]:
                 self._break_strict(visitor, state, flow)
             if flow is None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from proxy.config import App, Config
+from proxy.ruleset import RuleSet, load_rules, sources_from_config
 
 Order = Literal["ordered", "strict"]
 
@@ -79,10 +80,40 @@ SpecsLoader = Callable[[Config, App], Specs]
 
 
 def load_specs(config: Config, app: App) -> Specs:
-    """Return the workflows, features and guides of `app` for the reports.
+    """Return the workflows, features and guides of `app` for the reports, read from its rule files.
 
     Raises InvalidFileError when the app's rule files are invalid.
     """
-    # TODO: read the app's rule files (app.rules) through the rule loader and map its workflows,
-    # features and guides to these dataclasses; until then reports cover visitors and help only.
-    return Specs()
+    return specs_from_rules(load_rules(sources_from_config(config)), app.name)
+
+
+def specs_from_rules(ruleset: RuleSet, app: str) -> Specs:
+    """Map the rule model of one app to the report specs; an app without rules has empty specs."""
+    rules = ruleset.app(app)
+    if rules is None:
+        return Specs()
+    locale = "en"
+    workflows = tuple(
+        WorkflowSpec(
+            id=workflow.id,
+            title=workflow.title,
+            steps=tuple(step.name for step in workflow.steps),
+            order=workflow.order,
+            window_seconds=workflow.window,
+            exclusions=tuple(exclusion.name for exclusion in workflow.exclusions),
+        )
+        for workflow in rules.workflows
+    )
+    features = tuple(FeatureSpec(id=feature.id, title=feature.title) for feature in rules.features)
+    guides = tuple(
+        GuideSpec(id=guide.id, title=_plain_text(guide.title, rules.locales.get(guide.id, locale)), workflows=guide.workflows)
+        for guide in rules.guides
+    )
+    return Specs(workflows=workflows, features=features, guides=guides)
+
+
+def _plain_text(text: str | dict[str, str], locale: str) -> str:
+    """Pick one variant of a rule text for a report: the default locale's, else the first."""
+    if isinstance(text, str):
+        return text
+    return text.get(locale) or next(iter(text.values()), "")

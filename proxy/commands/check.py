@@ -8,8 +8,7 @@ from typing import Any
 
 from proxy.config import load_config
 from proxy.errors import InvalidFileError, Problem
-from proxy.ruleset import RuleSet, load_rule_paths, load_rules, sources_from_config
-from proxy.ruleset.loader import rule_path_positions
+from proxy.ruleset import RuleSet, load_rule_paths, load_rules, rule_path_positions, sources_from_config
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:

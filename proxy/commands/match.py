@@ -7,13 +7,12 @@ import sys
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from proxy.config import load_config
 from proxy.errors import InvalidFileError
-from proxy.ruleset import AppRules, RuleSet, load_rule_paths, load_rules, sources_from_config
+from proxy.ruleset import AppRules, RuleSet, load_rule_paths, load_rules, rule_path_positions, sources_from_config
 from proxy.ruleset.explain import Explanation, Miss, explain
-from proxy.ruleset.loader import rule_path_positions
 
 USAGE_ERROR = 2
 
@@ -69,7 +68,8 @@ def handle(arguments: argparse.Namespace) -> int:
     if app is None:
         return USAGE_ERROR
     parts = urlsplit(arguments.url)
-    path = parts.path or "/"
+    # Rules match percent-decoded paths, as the proxy does.
+    path = unquote(parts.path) or "/"
     prefix = prefixes.get(app, "/")
     if prefix != "/":
         if not (path + "/").startswith(prefix):
@@ -94,12 +94,12 @@ def _load(arguments: argparse.Namespace) -> tuple[RuleSet, dict[str, str]]:
     return ruleset, {app.name: app.path_prefix for app in config.apps}
 
 
-def _choose_app(ruleset: RuleSet, wanted: str | None) -> str | None:
+def _choose_app(ruleset: RuleSet, requested: str | None) -> str | None:
     names = sorted(ruleset.apps)
-    if wanted is not None:
-        if wanted in ruleset.apps:
-            return wanted
-        print(f"guidegate match: unknown app '{wanted}'; expected one of: {', '.join(names) or 'none'}", file=sys.stderr)
+    if requested is not None:
+        if requested in ruleset.apps:
+            return requested
+        print(f"guidegate match: unknown app '{requested}'; expected one of: {', '.join(names) or 'none'}", file=sys.stderr)
         return None
     if len(names) == 1:
         return names[0]
@@ -130,8 +130,8 @@ def _time(text: str | None) -> datetime | None:
 
 
 def _print(rules: AppRules, result: Explanation, method: str, path: str, roles: Sequence[str], *, show_all: bool) -> None:
-    who = ", ".join(roles) if roles else "no roles"
-    print(f"app {rules.name}: {method} {path} as {who}")
+    user = ", ".join(roles) if roles else "no roles"
+    print(f"app {rules.name}: {method} {path} as {user}")
 
     print(f"\nguides that apply ({len(result.guides)}):")
     for match in result.guides:
@@ -157,11 +157,11 @@ def _print(rules: AppRules, result: Explanation, method: str, path: str, roles: 
         where = rules.origins.get(("feature", feature.feature.id))
         _row(feature.feature.id, "feature", _params(feature.params), "", str(where or ""))
 
-    shown: list[Miss] = list(result.misses) if show_all else list(result.near_misses)
-    print(f"\n{'rules that do not apply' if show_all else 'near misses'} ({len(shown)}):")
-    for miss in shown:
+    listed: list[Miss] = list(result.misses) if show_all else list(result.near_misses)
+    print(f"\n{'rules that do not apply' if show_all else 'near misses'} ({len(listed)}):")
+    for miss in listed:
         print(f"  {miss.kind} {miss.name}: {miss.reason}" + (f"  [{miss.origin}]" if miss.origin else ""))
-    hidden = len(result.misses) - len(shown)
+    hidden = len(result.misses) - len(listed)
     if hidden:
         print(f"\n{hidden} other rule(s) do not match the path; --all lists them")
 

@@ -11,7 +11,7 @@ from proxy.yamlbind import setting
 
 @dataclass(frozen=True)
 class InjectConfig:
-    """How the guide runtime is spliced into this app's HTML documents."""
+    """Settings for splicing the guide runtime into this app's HTML documents."""
 
     enabled: bool = setting(True, help="splice the guide runtime into HTML documents")
     statuses: tuple[int, ...] = setting((200,), help="response statuses whose documents get the runtime")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+from proxy.config.analytics import AnalyticsConfig
 from proxy.config.identity import IdentityConfig, VisitorConfig
 from proxy.config.inject import InjectConfig
 from proxy.config.storage import StorageConfig
@@ -118,6 +119,7 @@ class AdminConfig:
     """Who may open the admin pages under the prefix."""
 
     token: str | None = setting(None, help="bearer token for admin pages; set it from ${ENV_VAR}")
+    roles: tuple[str, ...] = setting((), help="roles whose users may open admin pages and preview guides")
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,7 @@ class Config:
     visitor: VisitorConfig = setting(default_factory=VisitorConfig, help="visitor ids")
     storage: StorageConfig = setting(default_factory=StorageConfig, help="event store")
     admin: AdminConfig = setting(default_factory=AdminConfig, help="admin access")
+    analytics: AnalyticsConfig = setting(default_factory=AnalyticsConfig, help="adoption reports")
     base_dir: Path = field(default=Path("."), init=False, compare=False)
     source: str = field(default="<defaults>", init=False, compare=False)
 

@@ -90,7 +90,6 @@ _LABELS: dict[str, tuple[str, ...]] = {
 _BY_LABEL = {label: name for name, labels in _LABELS.items() for label in labels}
 
 _ASCII_WHITESPACE = "\t\n\f\r "
-_WHITESPACE_BYTES = b"\t\n\f\r "
 _CHARSET_PARAMETER = re.compile(r';\s*charset\s*=\s*(?:"((?:[^"\\]|\\.)*)"?|([^;]*))', re.IGNORECASE)
 
 
@@ -184,7 +183,58 @@ class PrescanResult:
 
 
 _META_START = re.compile(rb"<meta[\t\n\f\r /]", re.IGNORECASE)
-_TAG_START = re.compile(rb"</?[A-Za-z]")
+_TAG_NAME = re.compile(rb"</?[A-Za-z][^\t\n\f\r >]*+")
+
+# The standard's "get an attribute" as a pattern: a name, then a value after '=' (quoted, up to
+# whitespace or '>', or empty before '>'), or no value when anything but '=' follows. A match is
+# only possible once the byte that ends the attribute has arrived, so "no match" means that the
+# data ends inside it.
+_ATTRIBUTE = re.compile(
+    rb"""[\t\n\f\r /]*+
+    (?:
+        (?P<gt>>)
+      | (?P<name>[^\t\n\f\r />][^\t\n\f\r />=]*+)
+        (?:
+            [\t\n\f\r ]*+ = [\t\n\f\r ]*+
+            (?: "(?P<double>[^"]*+)" | '(?P<single>[^']*+)' | (?=>)
+              | (?P<unquoted>[^\t\n\f\r >"'][^\t\n\f\r >]*+) (?=[\t\n\f\r >]) )
+          | [\t\n\f\r ]*+ (?=[^\t\n\f\r =])
+        )
+    )""",
+    re.VERBOSE,
+)
+# The same attributes, all of them up to the tag's '>', for tags whose attributes the prescan drops.
+_ATTRIBUTES_TO_GT = re.compile(
+    rb"""(?:
+        [\t\n\f\r /]*+
+        [^\t\n\f\r />][^\t\n\f\r />=]*+
+        (?:
+            [\t\n\f\r ]*+ = [\t\n\f\r ]*+
+            (?: "[^"]*+" | '[^']*+' | (?=>) | [^\t\n\f\r >"'][^\t\n\f\r >]*+ (?=[\t\n\f\r >]) )
+          | [\t\n\f\r ]*+ (?=[^\t\n\f\r =])
+        )
+    )*+
+    [\t\n\f\r /]*+ >""",
+    re.VERBOSE,
+)
+
+
+# Everything the prescan reads past without looking inside, in one pass: text, comments (whose
+# "-->" may reuse the dashes of "<!--"), tags other than <meta> with their attributes, "<!", "</"
+# and "<?" constructs up to '>', and a '<' that starts none of these. It stops at a <meta> tag and
+# at a construct that the data cuts off, which the step-by-step code below then handles.
+_SKIPPED = re.compile(
+    rb"""(?:
+        [^<]++
+      | <!(?=--)(?:(?!-->)[\x00-\xff])*+-->
+      | <(?![Mm][Ee][Tt][Aa][\t\n\f\r /])/?[A-Za-z][^\t\n\f\r >]*+ """
+    + _ATTRIBUTES_TO_GT.pattern
+    + rb"""
+      | <(?:!(?!--)|/(?![A-Za-z])|\?)[^>]*+>
+      | <(?![A-Za-z!/?])
+    )*+""",
+    re.VERBOSE,
+)
 
 
 def prescan(data: bytes) -> PrescanResult | None:
@@ -196,10 +246,9 @@ def prescan(data: bytes) -> PrescanResult | None:
     position = 0
     end = len(data)
     while position < end:
-        less_than = data.find(b"<", position)
-        if less_than < 0:
+        position = _SKIPPED.match(data, position).end()  # type: ignore[union-attr]  # matches empty
+        if position >= end:
             return None
-        position = less_than
         if data.startswith(b"<!--", position):
             close = data.find(b"-->", position + 2)
             if close < 0:
@@ -214,19 +263,12 @@ def prescan(data: bytes) -> PrescanResult | None:
                 return None
             position = found + 1
             continue
-        if _TAG_START.match(data, position):
-            after_name = _find_any(data, position + 1, b"\t\n\f\r >")
-            if after_name < 0:
+        tag = _TAG_NAME.match(data, position)
+        if tag is not None:
+            attributes = _ATTRIBUTES_TO_GT.match(data, tag.end())
+            if attributes is None:
                 return None
-            position = after_name
-            while True:
-                attribute = _get_attribute(data, position)
-                if attribute is None:
-                    return None
-                name, _value, position = attribute
-                if name is None:
-                    break
-            position += 1
+            position = attributes.end()
             continue
         if data.startswith((b"<!", b"</", b"<?"), position):
             close = data.find(b">", position + 2)
@@ -245,12 +287,15 @@ def _prescan_meta(data: bytes, position: int) -> PrescanResult | int:
     need_pragma: bool | None = None
     charset: str | None | bool = None  # False stands for the standard's "failure"
     while True:
-        attribute = _get_attribute(data, position)
+        attribute = _ATTRIBUTE.match(data, position)
         if attribute is None:
             return -1
-        name, value, position = attribute
-        if name is None:
+        if attribute.group("gt"):
+            position = attribute.start("gt")
             break
+        position = attribute.end()
+        name = _text(attribute.group("name"))
+        value = _text(attribute.group("double") or attribute.group("single") or attribute.group("unquoted") or b"")
         if name in seen:
             continue
         seen.add(name)
@@ -274,78 +319,16 @@ def _prescan_meta(data: bytes, position: int) -> PrescanResult | int:
     return PrescanResult(charset, position + 1)
 
 
-def _find_any(data: bytes, position: int, stops: bytes) -> int:
-    while position < len(data):
-        if data[position] in stops:
-            return position
-        position += 1
-    return -1
-
-
-def _get_attribute(data: bytes, position: int) -> tuple[str | None, str, int] | None:
-    """The standard's "get an attribute": (name, value, position) or (None, "", position at '>').
-
-    Returns None when `data` ends before the attribute does. Names and values come back
-    lower-cased, as the prescan compares them.
-    """
-    end = len(data)
-    while position < end and data[position] in b"\t\n\f\r /":
-        position += 1
-    if position >= end:
-        return None
-    if data[position] == 0x3E:
-        return None, "", position
-    name = bytearray()
-    while True:
-        if position >= end:
-            return None
-        byte = data[position]
-        if byte == 0x3D and name:
-            position += 1
-            break
-        if byte in _WHITESPACE_BYTES:
-            while position < end and data[position] in _WHITESPACE_BYTES:
-                position += 1
-            if position >= end:
-                return None
-            if data[position] != 0x3D:
-                return _text(name), "", position
-            position += 1
-            break
-        if byte in b"/>":
-            return _text(name), "", position
-        name.append(byte)
-        position += 1
-    while position < end and data[position] in _WHITESPACE_BYTES:
-        position += 1
-    if position >= end:
-        return None
-    value = bytearray()
-    quote = data[position]
-    if quote in b"\"'":
-        close = data.find(bytes((quote,)), position + 1)
-        if close < 0:
-            return None
-        return _text(name), _text(data[position + 1 : close]), close + 1
-    if quote == 0x3E:
-        return _text(name), "", position
-    while position < end and data[position] not in b"\t\n\f\r >":
-        value.append(data[position])
-        position += 1
-    if position >= end:
-        return None
-    return _text(name), _text(value), position
-
-
-def _text(raw: bytes | bytearray) -> str:
-    return bytes(raw).decode("latin-1").lower()
+def _text(raw: bytes) -> str:
+    """Decode as the prescan compares: bytes as code points, A-Z lower-cased."""
+    return raw.lower().decode("latin-1")
 
 
 _CHARSET_WORD = re.compile(r"charset", re.IGNORECASE)
 
 
 def extract_meta_charset(content: str) -> str | None:
-    """The HTML standard's "extract a character encoding from a meta element" for a content attribute.
+    """Extract the charset of a <meta> content attribute, as the HTML standard's algorithm of that name does.
 
     Returns the canonical encoding, or None when there is no charset or its label is unknown.
     """

@@ -11,8 +11,8 @@ import brotli  # type: ignore[import-untyped]
 from proxy.errors import GuidegateError
 
 PIECE_BYTES = 64 * 1024
-"""Size of the decoded pieces a compressed chunk is split into, so it cannot expand unbounded in memory
-(zlib stops exactly there; brotli grows its buffer in steps and may return up to about 1.5 times as much)."""
+"""Size of the decoded pieces a compressed chunk is split into, so it cannot expand unbounded in memory.
+zlib stops exactly there. brotli grows its buffer in steps and may return up to about 1.5 times as much."""
 
 GZIP_LEVEL = 4
 BROTLI_QUALITY = 4
@@ -91,8 +91,8 @@ def choose_output_coding(upstream_codings: Sequence[str], accept_encoding: str |
 def upstream_accept_encoding(client_accept_encoding: str | None) -> str:
     """Limit a client's Accept-Encoding to codings this module decodes, for the request sent upstream.
 
-    So the upstream never answers a document in a coding the rewriter cannot open (zstd, for
-    instance) and usually answers in one the client accepts, which is then kept.
+    The upstream then never sends a document in a coding the rewriter cannot decode (zstd, for
+    instance), and usually sends one the client accepts, which is then kept.
     """
     kept = [
         coding

@@ -43,7 +43,7 @@ class Policy:
     """The directive texts in their original order, kept so that an amendment changes nothing else."""
 
     def serialize(self) -> str:
-        """The policy as header text."""
+        """Return the policy as header text."""
         return "; ".join(self.segments)
 
 
@@ -228,6 +228,8 @@ def evaluate(
     Header policies may carry `sandbox`; <meta> policies cannot, as browsers ignore it there.
     With `nonce_possible` False the snippet cannot carry a nonce, so only URL sources count.
     """
+    if not header_policies and not meta_policies:
+        return Permit(True)
     nonces = declared_nonces([*header_policies, *meta_policies]) if nonce_possible else ()
     candidates: list[str | None] = [*nonces, None]
     first_blocker: str | None = None
@@ -297,8 +299,8 @@ def _add_directive(policy: Policy, name: str, copied: tuple[str, ...], source: s
 class CspPlan:
     """What a response's Content-Security-Policy headers mean for the runtime.
 
-    `policies` are the enforced header policies as the browser will receive them (amended in
-    "amend" mode); `header_values` are the new header values, or None when the headers stay as
+    `policies` are the enforced header policies as the browser will receive them, amended in
+    "amend" mode. `header_values` are the new header values, or None when the headers stay as
     they are. Content-Security-Policy-Report-Only is never read or changed, as it blocks nothing.
     """
 

@@ -19,7 +19,7 @@ NAVIGATION_DESTINATIONS = frozenset({"document", "iframe", "frame"})
 """Sec-Fetch-Dest values of a navigation, the only requests whose documents get the runtime."""
 
 NEVER_STATUSES = frozenset({204, 206, 304})
-"""Statuses without a whole body to splice into, skipped whatever the configuration says."""
+"""Statuses without a whole body to splice into, skipped whatever `statuses` the configuration lists."""
 
 
 @dataclass(frozen=True)
@@ -27,8 +27,8 @@ class Decision:
     """The verdict on one response and what the heads revealed about its body.
 
     `reason` is "inject" when `inject` is True, else a short metric label for the skip.
-    `sniff` asks the splicer to check that the body starts like a whole document, because the
-    request did not say what it fetches. `codings` are the content codings to undo, `charset`
+    `sniff` makes the splicer check that the body starts like a whole document, because the
+    request did not state what it fetches. `codings` are the content codings to undo, `charset`
     the header's encoding (canonical name) and `csp` what the page's policy allows.
     """
 
@@ -106,7 +106,7 @@ def should_strip_range(method: str, request_headers: Mapping[str, str], config: 
     """Tell whether a request is a navigation with a Range header, which is sent upstream without it.
 
     The document can then get the runtime and the client receives a full 200 response, which
-    HTTP allows as an answer to any Range request.
+    HTTP allows as the response to any Range request.
     """
     if not config.enabled or method.upper() != "GET" or header_value(request_headers, "Range") is None:
         return False

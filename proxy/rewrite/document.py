@@ -24,7 +24,7 @@ class DocumentRewriter:
 
     Call `headers` for the response head, then `feed` with each upstream chunk and `finish` at
     the end; send every returned byte in order. After `finish`, `outcome` is "injected" or the
-    reason the body was left alone, and `placement` says where the snippet went.
+    reason the body was left alone, and `placement` names where the snippet went.
 
     Failures never break the page. An error while splicing sends the held bytes and the rest
     unchanged. A corrupt or cut-short compressed body is sent exactly as the upstream sent it

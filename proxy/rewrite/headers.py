@@ -26,6 +26,11 @@ def header_values(headers: Mapping[str, str], name: str) -> list[str]:
 
 def header_value(headers: Mapping[str, str], name: str) -> str | None:
     """Return a header field's values joined with ", " (RFC 9110 list syntax), or None when absent."""
+    if isinstance(headers, (CIMultiDict, CIMultiDictProxy)):
+        values = headers.getall(name, None)
+        if values is None:
+            return None
+        return values[0] if len(values) == 1 else ", ".join(values)
     values = header_values(headers, name)
     return ", ".join(values) if values else None
 
@@ -33,7 +38,7 @@ def header_value(headers: Mapping[str, str], name: str) -> str | None:
 def mark_etag(value: str) -> str:
     """Turn the upstream's entity tag into the injected body's: weak, with ETAG_SUFFIX appended.
 
-    The body differs in bytes (snippet, re-encoding), so the tag can only be weak; the suffix keeps
+    The body differs in bytes (snippet, re-encoding), so the tag can only be weak. The suffix keeps
     the plain and the injected body apart in every cache.
     """
     match = _ENTITY_TAG.fullmatch(value)
@@ -45,7 +50,7 @@ def unmark_if_none_match(value: str) -> tuple[str, bool]:
     """Translate a client's If-None-Match back to the upstream's entity tags.
 
     Returns the value to send upstream and whether it named an injected body's tag. When it did
-    and the upstream answers 304, the caller sets that response's ETag with `mark_etag`, so the
+    and the upstream responds 304, the caller sets that response's ETag with `mark_etag`, so the
     client's cache keeps the injected body's validator.
     """
     tags: list[str] = []
@@ -97,10 +102,11 @@ def adjust_response_headers(
 ) -> CIMultiDict[str]:
     """Return the response header fields for an injected body.
 
-    Content-Length, Accept-Ranges and digests go (the length and bytes change), ETag is marked,
-    Content-Encoding names what is sent ("identity" removes it), Vary gains Accept-Encoding when
-    the coding was chosen by the client's Accept-Encoding, and the Content-Security-Policy values
-    are replaced when `csp_values` is given. Cache-Control and all other fields stay as they are.
+    Content-Length, Accept-Ranges and digests are removed, because the length and bytes change.
+    ETag is marked. Content-Encoding names what is sent ("identity" removes it). Vary gains
+    Accept-Encoding when the coding was chosen by the client's Accept-Encoding. The
+    Content-Security-Policy values are replaced when `csp_values` is given. Cache-Control and all
+    other fields stay as they are.
     """
     result: CIMultiDict[str] = CIMultiDict()
     for name, value in upstream.items():

@@ -20,7 +20,7 @@ _MARKER_IN_TAG = re.compile(rb"[\t\n\f\r /]" + RUNTIME_MARKER.encode("ascii") + 
 class RuntimeLocation:
     """Where the browser loads the runtime from: the page's own origin and the reserved prefix.
 
-    `origin` is scheme://host[:port] as the browser sees the page, `prefix` the reserved path
+    `origin` is scheme://host[:port] of the page as the browser requested it, `prefix` the reserved path
     (starting and ending with '/'), `version` the runtime build, used in the URL so that it can
     be cached for long.
     """

@@ -7,11 +7,10 @@ import re
 
 WHITESPACE = b"\t\n\f\r "
 
-# A start or end tag from '<' to '>'. Quotes only open a value right after '=' (as in the HTML
-# tokenizer), and possessive quantifiers stop the engine from backtracking into a shorter reading,
-# so a '>' inside a quoted value never ends the tag and an unterminated value never matches.
-TAG = re.compile(
-    rb"""</?([A-Za-z][^\t\n\f\r />]*+)
+# The rest of a tag after its name, up to the tag's '>'. Quotes only open a value right after '=' (as in the
+# HTML tokenizer), and possessive quantifiers stop the engine from backtracking into a shorter
+# reading, so a '>' inside a quoted value never ends the tag and an unterminated value never matches.
+_TAG_REST = rb"""
     (?:
         [\t\n\f\r /]++
       | [^\t\n\f\r />][^\t\n\f\r />=]*+
@@ -20,9 +19,21 @@ TAG = re.compile(
           | (?! [\t\n\f\r ]*+ = )
         )
     )*+
-    >""",
+    >"""
+
+TAG = re.compile(rb"</?([A-Za-z][^\t\n\f\r />]*+)" + _TAG_REST, re.VERBOSE)
+"""A start or end tag from '<' to '>'; group 1 is the name."""
+
+_COMMENT = rb"<!--(?:-?>|(?:(?!--!?>)[\x00-\xff])*+--!?>)"
+PROLOG = re.compile(
+    rb"(?:[\t\n\f\r ]++|" + _COMMENT + rb"|<![Dd][Oo][Cc][Tt][Yy][Pp][Ee][^>]*+>|<\?[^>]*+>)*+"
+    rb"(?P<html><[Hh][Tt][Mm][Ll](?=[\t\n\f\r />])" + _TAG_REST + rb")"
+    rb"(?:[\t\n\f\r ]++|" + _COMMENT + rb")*+"
+    rb"(?P<head><[Hh][Ee][Aa][Dd](?=[\t\n\f\r />])" + _TAG_REST + rb")",
     re.VERBOSE,
 )
+"""The usual start of an HTML document (whitespace, comments, doctype, <html ...>, <head ...>) in one
+match, which the splicer takes as a shortcut for the same tokens one by one."""
 
 ATTRIBUTE = re.compile(
     rb"""([^\t\n\f\r />][^\t\n\f\r />=]*+)
@@ -43,6 +54,7 @@ SCRIPT_DATA = re.compile(rb"<!--|</script[\t\n\f\r />]", re.IGNORECASE)
 SCRIPT_ESCAPED = re.compile(rb"-->|</script[\t\n\f\r />]|<script[\t\n\f\r />]", re.IGNORECASE)
 SCRIPT_DOUBLE_ESCAPED = re.compile(rb"-->|</script[\t\n\f\r />]", re.IGNORECASE)
 SCRIPT_PATTERN_BYTES = 9
+CSP_NAME = re.compile(rb"content-security-policy", re.IGNORECASE)
 """Length of the longest script pattern ("</script" and one terminator byte)."""
 
 

@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from difflib import get_close_matches
-from pathlib import Path
-
-import yaml
 
 from proxy.errors import Problem
 from proxy.ruleset.audience import Audience
 from proxy.ruleset.guides import Guide
-from proxy.ruleset.model import RuleFile
+from proxy.ruleset.source import BoundFile, PathKey
 from proxy.ruleset.values import Text, is_locale
 
-PathKey = list[str | int]
-
-COMMON_GUIDE_KEYS = frozenset(
-    {"id", "kind", "title", "audience", "pages", "elements", "trigger", "frequency", "schedule", "priority",
-     "dismissible", "help_menu", "workflows"}
-)
 KIND_KEYS: dict[str, tuple[str, ...]] = {
     "walkthrough": ("steps", "on_missing"),
     "tip": ("body", "target", "placement"),
@@ -38,57 +28,6 @@ KIND_REQUIRED: dict[str, tuple[str, ...]] = {
     "banner": ("body",),
     "checklist": ("items",),
 }
-
-
-@dataclass
-class BoundFile:
-    """A rule file that bound cleanly, with its node tree kept for positioning later problems."""
-
-    path: Path
-    display: str
-    root: yaml.Node | None
-    rules: RuleFile
-    apps: list[str] = field(default_factory=list)
-
-    def at(self, path: PathKey, message: str, *, key: bool = False) -> Problem:
-        """A problem at the node (or key) found at `path`, or at its deepest ancestor that exists."""
-        node = locate(self.root, path, key=key)
-        mark = node.start_mark if node is not None else None
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        return Problem(self.display, line, column, message)
-
-    def has(self, path: PathKey) -> bool:
-        """Whether the key at `path` is written in the file."""
-        return _walk(self.root, path) is not None
-
-
-def _walk(root: yaml.Node | None, path: PathKey) -> tuple[yaml.Node, yaml.Node] | None:
-    """Return (key node, value node) at `path`, or None when a step of it is missing."""
-    node = root
-    key_node: yaml.Node | None = root
-    for step in path:
-        found = None
-        if isinstance(node, yaml.MappingNode) and isinstance(step, str):
-            for candidate_key, candidate_value in node.value:
-                if isinstance(candidate_key, yaml.ScalarNode) and candidate_key.value == step:
-                    found = (candidate_key, candidate_value)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
-            found = (node.value[step], node.value[step])
-        if found is None:
-            return None
-        key_node, node = found
-    if node is None or key_node is None:
-        return None
-    return key_node, node
-
-
-def locate(root: yaml.Node | None, path: PathKey, *, key: bool = False) -> yaml.Node | None:
-    """Find the node at `path` (keys and list indexes), or the deepest ancestor that exists."""
-    for length in range(len(path), -1, -1):
-        found = _walk(root, path[:length])
-        if found is not None:
-            return found[0] if key and length == len(path) else found[1]
-    return root
 
 
 def check_file(bound: BoundFile) -> list[Problem]:
@@ -129,15 +68,16 @@ def check_file(bound: BoundFile) -> list[Problem]:
 def _check_guide(bound: BoundFile, index: int, guide: Guide) -> Iterator[Problem]:
     base: PathKey = ["guides", index]
     allowed = KIND_KEYS[guide.kind]
+    written = bound.keys(base)
     for key in _KIND_SPECIFIC_KEYS:
-        if key not in allowed and bound.has(base + [key]):
+        if key not in allowed and key in written:
             yield bound.at(
                 base + [key],
                 f"key '{key}' does not apply to a {guide.kind}; a {guide.kind} takes {_listing(allowed)}",
                 key=True,
             )
     for key in KIND_REQUIRED[guide.kind]:
-        if not bound.has(base + [key]) or getattr(guide, key) in ((), None):
+        if key not in written or getattr(guide, key) in ((), None):
             yield bound.at(base + ["kind"], f"a {guide.kind} needs '{key}'; {_needs(guide.kind, key)}")
 
     yield from _check_texts(bound, base, guide)
@@ -292,7 +232,7 @@ def _check_case(app: str, files: Sequence[BoundFile]) -> Iterator[Problem]:
 
 
 def app_case_sensitive(files: Sequence[BoundFile]) -> bool:
-    """The app's case sensitivity: the value its files set, true when none sets it."""
+    """Return the app's case sensitivity: the value its files set, or true when none sets it."""
     for bound in files:
         if bound.rules.case_sensitive is not None:
             return bound.rules.case_sensitive

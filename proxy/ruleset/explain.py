@@ -8,7 +8,8 @@ from datetime import datetime
 from typing import Literal
 
 from proxy.ruleset.matcher import AppRules, GuideMatch, Origin, RequestMatch, resolve_now, step_segments
-from proxy.ruleset.patterns import CompiledRequest, RequestPattern
+from proxy.ruleset.compiled import CompiledRequest
+from proxy.ruleset.patterns import RequestPattern
 
 MissKind = Literal["guide", "step", "exclusion", "feature"]
 
@@ -30,7 +31,7 @@ class Miss:
 
 @dataclass(frozen=True)
 class Explanation:
-    """What applies to one request, and why the other rules of the app do not."""
+    """The result of matching one request: the rules that apply, and why the others do not."""
 
     guides: tuple[GuideMatch, ...]
     request: RequestMatch
@@ -113,7 +114,7 @@ def explain(
 def _first_failure(
     rules: AppRules, patterns: tuple[RequestPattern, ...], method: str, path: str, query: Mapping[str, str] | None
 ) -> tuple[str, bool] | None:
-    """The failure of the closest pattern, or None when one pattern matches."""
+    """Return the failure of the closest pattern, or None when one pattern matches."""
     failures = []
     for pattern in patterns:
         failed = CompiledRequest(pattern, rules.case_sensitive).explain(method, path, query)

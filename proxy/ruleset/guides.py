@@ -40,7 +40,7 @@ class Target:
     selector: tuple[str, ...] = setting(
         parse=parse_browser_selector,
         schema=SELECTORS_SCHEMA,
-        help="CSS selector, or a list of alternatives; the first that finds a visible element wins",
+        help="a CSS selector, or a list of alternatives; the first that finds a visible element wins",
     )
     text: str | None = setting(None, help="the element's text must contain this (case and spacing ignored)")
     frame: str | None = setting(None, help="name of the frame or iframe the element is in")
@@ -48,7 +48,7 @@ class Target:
 
 @dataclass(frozen=True)
 class Advance:
-    """How a walkthrough step moves on: a Next button, a click on the target, a field change, a page load."""
+    """The event that moves a walkthrough step on: a Next button, a click on the target, a field change, a page load."""
 
     __scalar_field__: ClassVar[str] = "mode"
 
@@ -72,7 +72,7 @@ class Advance:
 class Step:
     """One step of a walkthrough."""
 
-    body: Text = setting(schema=TEXT_SCHEMA, help="text of the step: a string, or a mapping locale -> string")
+    body: Text = setting(schema=TEXT_SCHEMA, help="the text of the step: a string, or a mapping locale -> string")
     title: Text | None = setting(None, schema=TEXT_SCHEMA, help="heading of the step")
     target: Target | None = setting(None, help="element the step points at; without it the step is a centred dialog")
     placement: Placement = setting("auto", help="side of the target the step appears on")
@@ -190,7 +190,7 @@ class ChecklistItem:
     """One task of a checklist, done when the user completes its workflow."""
 
     title: Text = setting(schema=TEXT_SCHEMA, help="the task as the user reads it")
-    workflow: str = setting(parse=parse_id, schema=ID_SCHEMA, help="id of the workflow whose completion ticks the item")
+    workflow: str = setting(parse=parse_id, schema=ID_SCHEMA, help="the id of the workflow whose completed run ticks the item")
     guide: str | None = setting(None, parse=parse_id, schema=ID_SCHEMA, help="id of a walkthrough the item starts")
     link: str | None = setting(None, parse=_parse_link, help="path the item opens, e.g. /po/new")
 
@@ -209,9 +209,9 @@ _DEFAULT_FREQUENCY: dict[str, str] = {
 class Guide:
     """Guidance shown on matching pages to the users of its audience."""
 
-    id: str = setting(parse=parse_id, schema=ID_SCHEMA, help="unique id within the app, e.g. 'po-walkthrough'")
-    kind: GuideKind = setting(help="walkthrough, tip, hotspot, announcement, banner or checklist")
-    title: Text = setting(schema=TEXT_SCHEMA, help="name shown in the help menu and in reports")
+    id: str = setting(parse=parse_id, schema=ID_SCHEMA, help="an id unique within the app, e.g. 'po-walkthrough'")
+    kind: GuideKind = setting(help="one of walkthrough, tip, hotspot, announcement, banner or checklist")
+    title: Text = setting(schema=TEXT_SCHEMA, help="the name shown in the help menu and in reports")
     body: Text | None = setting(None, schema=TEXT_SCHEMA, help="text of a tip, hotspot, announcement or banner")
     target: Target | None = setting(None, help="tip and hotspot: the element pointed at")
     placement: Placement = setting("auto", help="tip and hotspot: side of the target the text appears on")

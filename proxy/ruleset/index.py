@@ -1,8 +1,9 @@
 """A path index that finds the patterns able to match a path without testing every pattern.
 
 Exact paths sit in a dict. Every other pattern hangs in a trie under its leading literal segments
-(`/po/{id}/edit` under `po`), so a lookup tests only the patterns whose literal prefix the path
-shares; regexes and patterns that start with a wildcard hang at the root and are always tested.
+(`/po/{id}/edit` under `po`, `re:^/po/[0-9]+$` under `po`), so a lookup tests only the patterns
+whose literal prefix the path shares. A pattern without one but with a literal last segment
+(`/**/edit`) is filed under that segment; the rest (`/**`, most regexes) are always tested.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Generic, TypeVar
 
-from proxy.ruleset.patterns import CompiledPath
+from proxy.ruleset.compiled import CompiledPath
 
 T = TypeVar("T")
 
@@ -28,12 +29,13 @@ class _Node:
 class PathIndex(Generic[T]):
     """Maps a request path to the values whose compiled path matches it, in insertion order."""
 
-    __slots__ = ("_exact", "_root", "_case_sensitive", "size", "_deep")
+    __slots__ = ("_exact", "_root", "_suffix", "_case_sensitive", "size", "_deep")
 
     def __init__(self, entries: Iterable[tuple[CompiledPath, T]], case_sensitive: bool) -> None:
         self._case_sensitive = case_sensitive
         self._exact: dict[str, list[_Item]] = {}
         self._root = _Node()
+        self._suffix: dict[str, list[_Item]] = {}
         self.size = 0
         for sequence, (compiled, value) in enumerate(entries):
             item: _Item = (sequence, compiled, value)
@@ -41,8 +43,13 @@ class PathIndex(Generic[T]):
             if compiled.exact is not None:
                 self._exact.setdefault(compiled.exact, []).append(item)
                 continue
+            pattern = compiled.pattern
+            if not pattern.literal_prefix and pattern.literal_suffix is not None:
+                suffix = pattern.literal_suffix if case_sensitive else pattern.literal_suffix.casefold()
+                self._suffix.setdefault(suffix, []).append(item)
+                continue
             node = self._root
-            for segment in compiled.pattern.literal_prefix:
+            for segment in pattern.literal_prefix:
                 key = segment if case_sensitive else segment.casefold()
                 node = node.children.setdefault(key, _Node())
             node.items.append(item)
@@ -57,6 +64,10 @@ class PathIndex(Generic[T]):
             found.extend((sequence, value, {}) for sequence, _, value in exact)
         node = self._root
         self._collect(node, path, found)
+        if self._suffix:
+            ending = self._suffix.get(key[key.rfind("/") + 1:])
+            if ending is not None:
+                self._collect_items(ending, path, found)
         if self._deep:
             for segment in key[1:].split("/"):
                 child = node.children.get(segment)
@@ -71,6 +82,13 @@ class PathIndex(Generic[T]):
     @staticmethod
     def _collect(node: _Node, path: str, found: list[tuple[int, Any, dict[str, Any]]]) -> None:
         for sequence, compiled, value in node.items:
+            params = compiled.match(path)
+            if params is not None:
+                found.append((sequence, value, params))
+
+    @staticmethod
+    def _collect_items(items: list[_Item], path: str, found: list[tuple[int, Any, dict[str, Any]]]) -> None:
+        for sequence, compiled, value in items:
             params = compiled.match(path)
             if params is not None:
                 found.append((sequence, value, params))

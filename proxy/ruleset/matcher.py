@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from types import MappingProxyType
@@ -12,7 +12,8 @@ from typing import Any, Literal
 
 from proxy.ruleset.guides import Guide
 from proxy.ruleset.index import PathIndex
-from proxy.ruleset.patterns import CompiledRequest, RequestPattern, parse_path_pattern
+from proxy.ruleset.compiled import CompiledRequest
+from proxy.ruleset.patterns import RequestPattern, parse_path_pattern
 from proxy.ruleset.workflows import Exclusion, Feature, Workflow, WorkflowStep
 
 EVERY_PAGE = RequestPattern(parse_path_pattern("/**"))
@@ -20,7 +21,7 @@ EVERY_PAGE = RequestPattern(parse_path_pattern("/**"))
 
 @dataclass(frozen=True)
 class Origin:
-    """Where a rule is written, for messages and for `guidegate match`.
+    """The file position of a rule, for messages and for `guidegate match`.
 
     AppRules.origins maps ("guide" | "workflow" | "feature", id) and ("step" | "exclusion",
     "workflow-id/name") to origins.
@@ -261,7 +262,9 @@ class AppRules:
         hits = self._requests.lookup(path)
         if not hits:
             return NO_MATCH
-        role_set = None if roles is None else (roles if isinstance(roles, frozenset) else frozenset(roles))
+        role_set: frozenset[str] | None = None
+        if roles is not None:
+            role_set = roles if isinstance(roles, frozenset) else frozenset(roles)
         steps: list[StepMatch] = []
         features: list[FeatureMatch] = []
         abandons: list[AbandonMatch] = []
@@ -289,8 +292,9 @@ def step_segments(guide: Guide) -> list[tuple[int, int, tuple[RequestPattern, ..
     """Split a guide into (first step, last step, page patterns, advanced step) segments.
 
     The first segment covers the guide's `pages` (every page when omitted) and has no advanced
-    step (-1). Each step that advances on a page load starts a new segment, shown on the pages its
-    pattern matches, whose advanced step is that step; after the last step the range is empty.
+    step (-1). Each step that advances on a page load starts a new segment, which shows on the
+    pages that its pattern matches and has that step as its advanced step. After the last step, the
+    segment's step range is empty.
     """
     segments = []
     first = 0

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import soupsieve
 from bs4 import BeautifulSoup
 
-from proxy.ruleset.patterns import CompiledPath
+from proxy.ruleset.compiled import CompiledPath
 from proxy.ruleset.workflows import Outcome, Signature, WorkflowStep
 
 

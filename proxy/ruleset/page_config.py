@@ -7,7 +7,7 @@ import json
 from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from proxy.ruleset.guides import Guide, Step, Target
 from proxy.ruleset.matcher import AppRules, RuleSet
@@ -29,13 +29,13 @@ def page_config(
 ) -> dict[str, Any]:
     """Build the JSON-serialisable guide config of one page for one user.
 
-    `url` is the path (with an optional query string) as the app sees it, without the app's
-    path_prefix. Only what the browser needs is included: no workflow or feature patterns, no
+    `url` is the path (with an optional query string) as the app receives it, without the app's
+    path_prefix; it is percent-decoded here, as rules match decoded paths. Only what the browser needs is included: no workflow or feature patterns, no
     audience expressions. `completed_workflows` ticks checklist items. The shape is documented in
     docs/rules.md ("Page config for the runtime").
     """
     parts = urlsplit(url)
-    path = parts.path or "/"
+    path = unquote(parts.path) or "/"
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
     rules = ruleset.apps.get(app)
     guides: list[dict[str, Any]] = []
@@ -54,7 +54,7 @@ def page_config(
 
 
 def _static(rules: AppRules, guide: Guide) -> dict[str, Any]:
-    """The part of a guide's config that does not depend on the page, built once per rule set."""
+    """Return the part of a guide's config that does not depend on the page, built once per rule set."""
     key = ("page_config", guide.id)
     cached = rules.memo.get(key)
     if cached is None:

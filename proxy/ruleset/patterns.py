@@ -1,9 +1,9 @@
-"""URL patterns of rule files: path templates with typed parameters, globs and regexes, query conditions and methods."""
+"""URL patterns of rule files: path templates with typed parameters, globs and regexes, query conditions and methods, as written."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from difflib import get_close_matches
 from typing import Any, ClassVar, Literal
@@ -40,6 +40,8 @@ class PathPattern:
     literal_prefix: tuple[str, ...]
     exact: str | None
     parameters: tuple[tuple[str, str], ...]
+    literal_suffix: str | None = None
+    """The last segment when it is plain text; the index files prefix-less patterns under it."""
 
     def __str__(self) -> str:
         return self.source
@@ -62,7 +64,9 @@ def parse_path_pattern(value: Any) -> PathPattern:
     prefix: list[str] = []
     parameters: list[tuple[str, str]] = []
     literal_so_far = True
+    last_literal: str | None = None
     for segment in text[1:].split("/"):
+        last_literal = None
         if segment == "**":
             pieces.append("(?:/.*)?")
             loose.append("(?:/.*)?")
@@ -73,6 +77,8 @@ def parse_path_pattern(value: Any) -> PathPattern:
         strict, relaxed, has_wildcard = _segment_regex(segment, parameters)
         pieces.append("/" + strict)
         loose.append("/" + relaxed)
+        if not has_wildcard:
+            last_literal = segment
         if literal_so_far and not has_wildcard:
             prefix.append(segment)
         else:
@@ -85,6 +91,7 @@ def parse_path_pattern(value: Any) -> PathPattern:
         literal_prefix=tuple(prefix),
         exact=exact,
         parameters=tuple(parameters),
+        literal_suffix=last_literal,
     )
 
 
@@ -142,7 +149,56 @@ def _parse_regex_pattern(text: str) -> PathPattern:
             f"invalid regular expression: {error.msg} at position {error.pos}; expected a Python regular expression"
         ) from None
     names = tuple((name, "str") for name in compiled.groupindex)
-    return PathPattern(source=text, regex=body, loose=None, literal_prefix=(), exact=None, parameters=names)
+    return PathPattern(
+        source=text, regex=body, loose=None, literal_prefix=_regex_prefix(body), exact=None, parameters=names
+    )
+
+
+_REGEX_SPECIAL = frozenset(".^$*+?{}[]\\|()")
+
+
+def _regex_prefix(body: str) -> tuple[str, ...]:
+    """Return the whole path segments that start every path a regex fully matches, for the index.
+
+    Conservative: a regex with a top-level '|', or that does not start with '/' (after an optional
+    '^'), has none. The plain characters up to the first special character count, except the last
+    one when a quantifier follows it, and only segments followed by a '/' in them.
+    """
+    if _has_top_level_alternation(body):
+        return ()
+    text = body[1:] if body.startswith("^") else body
+    if not text.startswith("/"):
+        return ()
+    literal: list[str] = []
+    for character in text:
+        if character in _REGEX_SPECIAL:
+            if character in "*+?{" and literal:
+                literal.pop()
+            break
+        literal.append(character)
+    return tuple("".join(literal)[1:].split("/")[:-1])
+
+
+def _has_top_level_alternation(body: str) -> bool:
+    depth = 0
+    in_class = False
+    escaped = False
+    for character in body:
+        if escaped:
+            escaped = False
+        elif character == "\\":
+            escaped = True
+        elif in_class:
+            in_class = character != "]"
+        elif character == "[":
+            in_class = True
+        elif character == "(":
+            depth += 1
+        elif character == ")":
+            depth -= 1
+        elif character == "|" and depth == 0:
+            return True
+    return False
 
 
 PATH_PATTERN_SCHEMA: dict[str, Any] = {
@@ -229,7 +285,7 @@ class RequestPattern:
         parse=parse_path_pattern,
         schema=PATH_PATTERN_SCHEMA,
         expected="a path pattern",
-        help="path pattern such as '/po/new', '/reports/*', '/po/{id:int}/edit' or 're:^/po/[0-9]+$'",
+        help="a path pattern such as '/po/new', '/reports/*', '/po/{id:int}/edit' or 're:^/po/[0-9]+$'",
     )
     methods: tuple[str, ...] = setting(
         (), parse=parse_method, schema=METHODS_SCHEMA, help="HTTP methods, e.g. POST or [GET, POST]; omitted means any"
@@ -240,120 +296,3 @@ class RequestPattern:
         schema=QUERY_SCHEMA,
         help="query parameter conditions: a value, 're:regex', '*' (present) or null (absent)",
     )
-
-
-class CompiledPath:
-    """A path pattern compiled for one app's case sensitivity."""
-
-    __slots__ = ("pattern", "exact", "_regex", "_flags", "_converters", "case_sensitive")
-
-    def __init__(self, pattern: PathPattern, case_sensitive: bool) -> None:
-        self.pattern = pattern
-        self.case_sensitive = case_sensitive
-        self._flags = 0 if case_sensitive else re.IGNORECASE
-        self.exact = pattern.exact if case_sensitive or pattern.exact is None else pattern.exact.casefold()
-        # Compiled on first use: a rule set holds thousands of patterns that a request never reaches,
-        # and an exact pattern is compared as text and needs no regex at all.
-        self._regex: re.Pattern[str] | None = None
-        self._converters = {
-            name: PARAMETER_TYPES[kind][1] for name, kind in pattern.parameters if PARAMETER_TYPES[kind][1] is not str
-        }
-
-    def match(self, path: str) -> dict[str, Any] | None:
-        """Return the captured parameters when `path` matches, else None."""
-        if self.exact is not None:
-            candidate = path if self.case_sensitive else path.casefold()
-            return {} if candidate == self.exact else None
-        regex = self._regex
-        if regex is None:
-            regex = self._regex = re.compile(self.pattern.regex, self._flags)
-        found = regex.fullmatch(path)
-        if found is None:
-            return None
-        groups = found.groupdict()
-        if not self._converters:
-            return groups
-        return {name: self._converters[name](value) if name in self._converters else value for name, value in groups.items()}
-
-    def explain(self, path: str) -> tuple[str, bool] | None:
-        """Say why `path` does not match, and whether it came close; None when it matches."""
-        if self.match(path) is not None:
-            return None
-        if self.pattern.loose is not None:
-            found = re.fullmatch(self.pattern.loose, path, self._flags)
-            if found is not None:
-                for name, kind in self.pattern.parameters:
-                    value = found.group(name) or ""
-                    if not re.fullmatch(PARAMETER_TYPES[kind][0], value, self._flags):
-                        noun = PARAMETER_TYPES[kind][2]
-                        return f"path {path}: parameter {name} is not {noun}", True
-        return f"path {path} does not match {self.pattern.source}", False
-
-
-class CompiledRequest:
-    """A request pattern compiled for matching: path, methods and query conditions."""
-
-    __slots__ = ("path", "methods", "query", "case_sensitive")
-
-    def __init__(self, pattern: RequestPattern | None, case_sensitive: bool, *, path: PathPattern | None = None,
-                 methods: tuple[str, ...] = (), query: Mapping[str, QueryCondition] | None = None) -> None:
-        if pattern is not None:
-            path, methods, query = pattern.path, pattern.methods, pattern.query
-        if path is None:
-            raise TypeError("CompiledRequest needs a pattern or a path")
-        self.path = CompiledPath(path, case_sensitive)
-        self.methods = None if not methods or "*" in methods else frozenset(methods)
-        self.query = tuple((query or {}).items())
-        self.case_sensitive = case_sensitive
-
-    def matches_rest(self, method: str, query: Mapping[str, str] | None) -> bool:
-        """Whether method and query conditions hold (the path is checked by the caller)."""
-        if self.methods is not None and method not in self.methods:
-            return False
-        if self.query:
-            lookup = _query_lookup(query, self.case_sensitive)
-            for name, condition in self.query:
-                key = name if self.case_sensitive else name.casefold()
-                if not condition.test(lookup.get(key), self.case_sensitive):
-                    return False
-        return True
-
-    def match(self, method: str, path: str, query: Mapping[str, str] | None) -> dict[str, Any] | None:
-        """Return the captured path parameters when the request matches, else None."""
-        params = self.path.match(path)
-        if params is None or not self.matches_rest(method, query):
-            return None
-        return params
-
-    def explain(self, method: str, path: str, query: Mapping[str, str] | None) -> tuple[str, bool] | None:
-        """Say which condition fails first, and whether the path matched; None when all hold."""
-        failed = self.path.explain(path)
-        if failed is not None:
-            return failed
-        if self.methods is not None and method not in self.methods:
-            return f"method {method} not in [{', '.join(sorted(self.methods))}]", True
-        lookup = _query_lookup(query, self.case_sensitive)
-        for name, condition in self.query:
-            key = name if self.case_sensitive else name.casefold()
-            value = lookup.get(key)
-            if condition.test(value, self.case_sensitive):
-                continue
-            if value is None:
-                return f"query parameter {name} is missing; expected {condition.describe()}", True
-            if condition.kind == "absent":
-                return f"query parameter {name} is present; expected it absent", True
-            return f"query parameter {name} is '{value}'; expected {condition.describe()}", True
-        return None
-
-    def describe(self) -> str:
-        methods = ",".join(sorted(self.methods)) + " " if self.methods else ""
-        query = " ".join(f"{name}={condition.describe()}" for name, condition in self.query)
-        return f"{methods}{self.path.pattern.source}" + (f" ? {query}" if query else "")
-
-
-def _query_lookup(query: Mapping[str, str] | None, case_sensitive: bool) -> Mapping[str, str]:
-    if query is None:
-        return {}
-    if case_sensitive:
-        return query
-    return {name.casefold(): value for name, value in query.items()}

@@ -9,9 +9,6 @@ from proxy.ruleset.checks import KIND_KEYS, KIND_REQUIRED
 from proxy.ruleset.model import RuleFile
 from proxy.yamlbind import json_schema
 
-SCHEMA_ID = "https://guidegate.invalid/schemas/rules.json"
-"""Identifier of the schema; `.invalid` is a reserved domain, so nothing is ever fetched from it."""
-
 
 def rules_json_schema() -> dict[str, Any]:
     """Return the JSON Schema of a rule file.
@@ -26,7 +23,6 @@ def rules_json_schema() -> dict[str, Any]:
     definitions["Guide"] = _with_kind_rules(definitions["Guide"])
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": SCHEMA_ID,
         "title": "Guidegate rule file",
         **schema,
     }

@@ -54,7 +54,7 @@ def parse_locale(value: Any) -> str:
 
 
 def is_locale(text: str) -> bool:
-    """Whether `text` is a locale tag that parse_locale accepts."""
+    """Return whether `text` is a locale tag that parse_locale accepts."""
     return bool(_LOCALE.match(text))
 
 
@@ -88,7 +88,19 @@ def _selector_error(error: Exception) -> str:
     return first[0].lower() + first[1:] if first else first
 
 
+_IDENT = r"-?[_a-zA-Z][_a-zA-Z0-9-]*"
+_ATTRIBUTE = rf"""\[\s*{_IDENT}\s*(?:[~|^$*]?=\s*(?:{_IDENT}|"[^"\\\n]*"|'[^'\\\n]*')\s*)?\]"""
+_PART = rf"(?:#{_IDENT}|\.{_IDENT}|{_ATTRIBUTE})"
+_COMPOUND = rf"(?:(?:{_IDENT}|\*){_PART}*|{_PART}+)"
+_COMPLEX = rf"{_COMPOUND}(?:\s*[>+~]\s*{_COMPOUND}|\s+{_COMPOUND})*"
+_PLAIN_SELECTOR = re.compile(rf"{_COMPLEX}(?:\s*,\s*{_COMPLEX})*")
+"""Selectors made only of type, id, class and attribute selectors and combinators: valid CSS without
+a full parse. Validating them is most of a rule file's load time, so anything else goes to soupsieve."""
+
+
 def _compile_selector(text: str) -> None:
+    if len(text) <= 300 and _PLAIN_SELECTOR.fullmatch(text):
+        return
     with warnings.catch_warnings():
         # soupsieve warns about its deprecated ':contains'; the caller decides whether it is allowed.
         warnings.simplefilter("ignore")

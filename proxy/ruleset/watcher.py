@@ -14,6 +14,7 @@ from pathlib import Path
 from proxy.errors import InvalidFileError, Problem
 from proxy.ruleset.loader import RuleSources, load_rules, watched_paths
 from proxy.ruleset.matcher import EMPTY_RULESET, RuleSet
+from proxy.ruleset.source import RuleFileCache
 from proxy.yamlbind import DEFAULT_MAX_BYTES, DEFAULT_MAX_NODES
 
 logger = logging.getLogger(__name__)
@@ -45,9 +46,9 @@ class RuleStats:
 class RuleWatcher:
     """Holds the current RuleSet of every app and replaces it when the rule files change.
 
-    Readers take `watcher.ruleset` once per request and use that object throughout, so a request
-    sees the old set or the new one and never a mix: a reload builds a whole new immutable
-    RuleSet and swaps it in with one reference assignment. A set with any problem never takes
+    Readers take `watcher.ruleset` once per request and use that object throughout. A reload builds
+    a whole new immutable RuleSet and swaps it in with one reference assignment, so each request
+    works with either the old set or the new one, never a mix. A set with any problem never takes
     effect; the last good set keeps serving and the problems are logged and kept in `stats`.
     """
 
@@ -63,6 +64,7 @@ class RuleWatcher:
     ) -> None:
         self.sources = {app: tuple(Path(path) for path in paths) for app, paths in sources.items()}
         self._positions = positions
+        self._cache = RuleFileCache()
         self.interval = interval
         self._max_bytes = max_bytes
         self._max_nodes = max_nodes
@@ -141,7 +143,9 @@ class RuleWatcher:
             logger.info("stopped watching rule files")
 
     def _load(self) -> RuleSet:
-        return load_rules(self.sources, max_bytes=self._max_bytes, max_nodes=self._max_nodes, positions=self._positions)
+        return load_rules(
+            self.sources, max_bytes=self._max_bytes, max_nodes=self._max_nodes, positions=self._positions, cache=self._cache
+        )
 
     def _install(self, ruleset: RuleSet, *, first: bool) -> None:
         now = self._clock()
@@ -157,18 +161,18 @@ class RuleWatcher:
         )
 
     def _reject(self, error: InvalidFileError) -> None:
-        shown = [str(problem) for problem in error.problems]
+        lines = [str(problem) for problem in error.problems]
         self._stats = replace(
             self._stats,
             reload_errors=self._stats.reload_errors + 1,
             last_attempt=self._clock(),
-            last_errors=tuple(shown),
+            last_errors=tuple(lines),
         )
-        more = len(shown) - MAX_LOGGED_PROBLEMS
+        more = len(lines) - MAX_LOGGED_PROBLEMS
         logger.error(
             "rule reload rejected, the last good rules keep serving; %d problem(s):\n%s%s",
-            len(shown),
-            "\n".join(shown[:MAX_LOGGED_PROBLEMS]),
+            len(lines),
+            "\n".join(lines[:MAX_LOGGED_PROBLEMS]),
             f"\n... and {more} more" if more > 0 else "",
         )
 

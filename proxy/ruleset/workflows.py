@@ -44,14 +44,14 @@ class BodyMarker:
     selector: str | None = setting(None, parse=parse_server_selector, help="CSS selector that finds an element in the body")
 
     def __post_init__(self) -> None:
-        given = [name for name in ("text", "regex", "selector") if getattr(self, name) is not None]
-        if len(given) != 1:
-            raise ValueError(f"{len(given)} markers given; expected exactly one of text, regex or selector")
+        markers = [name for name in ("text", "regex", "selector") if getattr(self, name) is not None]
+        if len(markers) != 1:
+            raise ValueError(f"{len(markers)} markers given; expected exactly one of text, regex or selector")
 
 
 @dataclass(frozen=True)
 class Signature:
-    """How a response is recognised: status, redirect target and body marker; every condition written must hold."""
+    """The marks of a response: status, redirect target and body marker. Every condition written must hold."""
 
     status: tuple[int | str, ...] = setting((), parse=parse_status, schema=STATUS_SCHEMA, help="statuses such as 302 or [200, '2xx']")
     redirect: PathPattern | None = setting(
@@ -64,8 +64,8 @@ class Signature:
 class WorkflowStep:
     """One step of a workflow: a request pattern, the form fields it carries and how its outcome shows."""
 
-    name: str = setting(parse=parse_id, schema=ID_SCHEMA, help="id of the step within the workflow, e.g. 'submit'")
-    path: PathPattern = setting(parse=parse_path_pattern, schema=PATH_PATTERN_SCHEMA, expected="a path pattern", help="path pattern of the request")
+    name: str = setting(parse=parse_id, schema=ID_SCHEMA, help="an id of the step within the workflow, e.g. 'submit'")
+    path: PathPattern = setting(parse=parse_path_pattern, schema=PATH_PATTERN_SCHEMA, expected="a path pattern", help="the path pattern of the request")
     methods: tuple[str, ...] = setting((), parse=parse_method, schema=METHODS_SCHEMA, help="HTTP methods, e.g. POST; omitted means any")
     query: dict[str, QueryCondition] = setting(default_factory=dict, parse=parse_query_condition, schema=QUERY_SCHEMA, help="query parameter conditions")
     fields: tuple[str, ...] = setting((), parse=parse_field_name, help="form fields the request must carry (names only)")
@@ -77,7 +77,7 @@ class WorkflowStep:
     )
 
     def accepts_fields(self, names: Collection[str]) -> bool:
-        """Whether a submitted form with these field names carries every required field."""
+        """Return whether a submitted form with these field names carries every required field."""
         return all(name in names for name in self.fields)
 
 
@@ -85,8 +85,8 @@ class WorkflowStep:
 class Exclusion:
     """A request that ends a visitor's run of the workflow as abandoned, such as a cancel button."""
 
-    name: str = setting(parse=parse_id, schema=ID_SCHEMA, help="id of the exclusion within the workflow, e.g. 'cancel'")
-    path: PathPattern = setting(parse=parse_path_pattern, schema=PATH_PATTERN_SCHEMA, expected="a path pattern", help="path pattern of the request")
+    name: str = setting(parse=parse_id, schema=ID_SCHEMA, help="an id of the exclusion within the workflow, e.g. 'cancel'")
+    path: PathPattern = setting(parse=parse_path_pattern, schema=PATH_PATTERN_SCHEMA, expected="a path pattern", help="the path pattern of the request")
     methods: tuple[str, ...] = setting((), parse=parse_method, schema=METHODS_SCHEMA, help="HTTP methods; omitted means any")
     query: dict[str, QueryCondition] = setting(default_factory=dict, parse=parse_query_condition, schema=QUERY_SCHEMA, help="query parameter conditions")
 
@@ -95,8 +95,8 @@ class Exclusion:
 class Workflow:
     """A business task tracked through the requests it is made of."""
 
-    id: str = setting(parse=parse_id, schema=ID_SCHEMA, help="unique id within the app, e.g. 'raise-po'")
-    title: str = setting(help="name of the task in reports, e.g. 'Raise a purchase order'")
+    id: str = setting(parse=parse_id, schema=ID_SCHEMA, help="an id unique within the app, e.g. 'raise-po'")
+    title: str = setting(help="the name of the task in reports, e.g. 'Raise a purchase order'")
     steps: tuple[WorkflowStep, ...] = setting(help="the requests that make up the task, in order")
     audience: Audience = setting(
         default_factory=Audience, binder=bind_audience, schema=AUDIENCE_SCHEMA, help="whose runs are tracked; default anyone"
@@ -116,9 +116,9 @@ class Workflow:
 class Feature:
     """A function of the app whose use per role is counted."""
 
-    id: str = setting(parse=parse_id, schema=ID_SCHEMA, help="unique id within the app, e.g. 'export-csv'")
-    title: str = setting(help="name of the feature in reports")
-    requests: tuple[RequestPattern, ...] = setting(help="request patterns that count as a use")
+    id: str = setting(parse=parse_id, schema=ID_SCHEMA, help="an id unique within the app, e.g. 'export-csv'")
+    title: str = setting(help="the name of the feature in reports")
+    requests: tuple[RequestPattern, ...] = setting(help="the request patterns that count as a use")
     audience: Audience = setting(
         default_factory=Audience, binder=bind_audience, schema=AUDIENCE_SCHEMA, help="whose uses are counted; default anyone"
     )

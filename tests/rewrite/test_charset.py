@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from proxy.rewrite.charset import (
     DetectedEncoding,
@@ -13,6 +15,8 @@ from proxy.rewrite.charset import (
     lookup_label,
     prescan,
 )
+
+from .prescan_reference import reference_prescan
 
 
 @pytest.mark.parametrize(
@@ -127,3 +131,16 @@ def test_header_charset(content_type: str | None, expected: str | None) -> None:
 )
 def test_lookup_label(label: str, expected: str | None) -> None:
     assert lookup_label(label) == expected
+
+
+PRESCAN_PIECES = [
+    b"<meta", b"<META", b" charset", b"=", b"'", b'"', b"utf-8", b"sjis", b"bogus", b" http-equiv=content-type",
+    b' content="text/html; charset=euc-jp"', b" content=charset=koi8-r", b">", b"/", b" ", b"\t", b"<!--", b"-->",
+    b"<a", b"</p", b"<?x", b"<!x", b"<", b"=x", b"==", b"<br/", b"a", b"<meta>", b"data", b"-", b"<!-", b"\n",
+]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(PRESCAN_PIECES), st.binary(max_size=6)), max_size=30).map(b"".join))
+def test_prescan_matches_reference(data: bytes) -> None:
+    assert prescan(data) == reference_prescan(data)

@@ -12,11 +12,14 @@ from proxy.yamlbind import INVALID, BindContext
 
 def audience(text: str) -> Audience:
     context = BindContext("rules.yaml", environ={})
-    value = bind_audience(yaml.compose(text), context, "audience")
+    node = yaml.compose(text)
+    assert node is not None
+    value = bind_audience(node, context, "audience")
     if context.problems:
         raise InvalidFileError(context.problems)
     assert value is not INVALID
-    return value  # type: ignore[no-any-return]
+    assert isinstance(value, Audience)
+    return value
 
 
 EXPRESSIONS = [

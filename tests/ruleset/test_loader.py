@@ -38,7 +38,7 @@ BROKEN = [
             """,
         },
         [
-            "a.yaml:2:5: missing key 'title' in 'guides[0]'; expected name shown in the help menu and in reports",
+            "a.yaml:2:5: missing key 'title' in 'guides[0]'; expected the name shown in the help menu and in reports",
             "a.yaml:4:5: unknown key 'titel' in 'guides[0]'; expected one of: id, kind, title, body, target, placement, steps, items, position, audience, pages, elements, trigger, frequency, schedule, priority, on_missing, dismissible, help_menu, workflows (did you mean 'title'?)",
         ],
         id="unknown-key",
@@ -654,7 +654,7 @@ BROKEN = [
             """,
         },
         [
-            "a.yaml:2:5: missing key 'title' in 'features[0]'; expected name of the feature in reports",
+            "a.yaml:2:5: missing key 'title' in 'features[0]'; expected the name of the feature in reports",
             "a.yaml:3:5: unknown key 'titl' in 'features[0]'; expected one of: id, title, requests, audience (did you mean 'title'?)",
             "b.yaml:3:11: invalid value 'tipp' for 'guides[0].kind'; expected one of: walkthrough, tip, hotspot, announcement, banner, checklist (did you mean 'tip'?)",
         ],
@@ -819,3 +819,22 @@ def test_load_all_files_reported(tmp_path: Path) -> None:
     with pytest.raises(InvalidFileError) as raised:
         load_rule_paths(["."])
     assert [problem.file for problem in raised.value.problems] == ["f0.yaml", "f0.yaml", "f1.yaml", "f1.yaml", "f2.yaml", "f2.yaml"]
+
+
+def test_load_single_guide_mapping(tmp_path: Path) -> None:
+    write_files(tmp_path, {"a.yaml": "guides:\n  id: t\n  kind: tip\n  title: T\n  target: '#a'\n  body: B\n  steps: []\n"})
+    with pytest.raises(InvalidFileError) as raised:
+        load_rule_paths(["."])
+    assert [str(problem) for problem in raised.value.problems] == [
+        "a.yaml:7:3: key 'steps' does not apply to a tip; a tip takes 'body', 'target' and 'placement'"
+    ]
+
+
+def test_load_impossible_date_as_text(tmp_path: Path) -> None:
+    write_files(tmp_path, {"a.yaml": "features:\n  - {id: f, title: 2026-02-30, requests: /a}\n"})
+    with pytest.raises(InvalidFileError) as raised:
+        load_rule_paths(["."])
+    assert [str(problem) for problem in raised.value.problems] == [
+        "a.yaml:2:20: invalid value '2026-02-30': day is out of range for month; expected a valid date, "
+        "or quotes to keep the value as text"
+    ]

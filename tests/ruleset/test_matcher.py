@@ -14,7 +14,8 @@ from proxy.ruleset import RuleSet, load_rule_paths
 from proxy.ruleset.explain import explain
 from proxy.ruleset.guides import Guide
 from proxy.ruleset.matcher import AppRules
-from proxy.ruleset.patterns import CompiledRequest, RequestPattern, parse_path_pattern
+from proxy.ruleset.compiled import CompiledRequest
+from proxy.ruleset.patterns import RequestPattern, parse_path_pattern
 
 RULES = """
 app: erp
@@ -174,7 +175,7 @@ EXPLAIN = [
 @pytest.mark.parametrize(("kind", "name", "reason"), EXPLAIN)
 def test_explain_reason(ruleset: RuleSet, kind: str, name: str, reason: str) -> None:
     result = explain(ruleset.apps["erp"], "/po/7/edit", method="GET", roles=["clerk"], now=APRIL)
-    reasons = {(miss.kind, miss.name): miss.reason for miss in result.misses}
+    reasons: dict[tuple[str, str], str] = {(miss.kind, miss.name): miss.reason for miss in result.misses}
     assert reasons[(kind, name)] == reason
 
 

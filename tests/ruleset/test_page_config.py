@@ -212,3 +212,9 @@ def test_page_config_revision_stable(ruleset: RuleSet, tmp_path: Path) -> None:
     (tmp_path / "erp.yaml").write_text(textwrap.dedent(RULES).lstrip().replace("Pick one", "Pick a vendor"), encoding="utf-8")
     changed = page_config(load_rule_paths(["erp.yaml"]), "erp", "/po/new", "GET", ["clerk"], NOW)["guides"][0]["revision"]
     assert changed != first
+
+
+def test_page_config_decodes_path(ruleset: RuleSet) -> None:
+    config = page_config(ruleset, "erp", "/po/n%65w", "GET", ["clerk"], NOW)
+    assert config["path"] == "/po/new"
+    assert [guide["id"] for guide in config["guides"]] == ["tour", "first-week"]

@@ -6,13 +6,8 @@ from typing import Any
 
 import pytest
 
-from proxy.ruleset.patterns import (
-    CompiledPath,
-    CompiledRequest,
-    RequestPattern,
-    parse_path_pattern,
-    parse_query_condition,
-)
+from proxy.ruleset.compiled import CompiledPath, CompiledRequest
+from proxy.ruleset.patterns import RequestPattern, _regex_prefix, parse_path_pattern, parse_query_condition
 
 MATCHES = [
     pytest.param("/po/new", "/po/new", {}, id="exact"),
@@ -181,3 +176,21 @@ def test_request_explain(
     path, _, raw_query = url.partition("?")
     parsed = dict(pair.split("=") for pair in raw_query.split("&")) if raw_query else {}
     assert compiled.explain(method, path, parsed) == expected
+
+
+REGEX_PREFIXES = [
+    pytest.param("^/m5/x7/[0-9]+$", ("m5", "x7"), id="segments"),
+    pytest.param("^/po/(?P<id>[0-9]+)", ("po",), id="group-after-slash"),
+    pytest.param("/po/12", ("po",), id="plain-last-segment-open"),
+    pytest.param("^/pos?/x", (), id="quantifier"),
+    pytest.param("/a|/b", (), id="top-level-alternation"),
+    pytest.param("^/invoices/(new|edit)", ("invoices",), id="nested-alternation"),
+    pytest.param("^/a/[|]|/b", (), id="alternation-after-class"),
+    pytest.param("(?i)/po/x", (), id="inline-flag"),
+    pytest.param("po/x", (), id="no-leading-slash"),
+]
+
+
+@pytest.mark.parametrize(("regex", "expected"), REGEX_PREFIXES)
+def test_regex_prefix(regex: str, expected: tuple[str, ...]) -> None:
+    assert _regex_prefix(regex) == expected

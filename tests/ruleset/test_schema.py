@@ -9,7 +9,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 import pytest
 import yaml
 
@@ -20,7 +20,7 @@ EXAMPLES = sorted((ROOT / "rules" / "examples").rglob("*.yaml"))
 
 
 def as_json(text: str) -> Any:
-    """Load YAML as an editor's language server sees it: dates stay text."""
+    """Load YAML as an editor's language server reads it: dates stay text."""
 
     def convert(value: Any) -> Any:
         if isinstance(value, dict):

@@ -93,7 +93,8 @@ def test_watcher_bad_reload_keeps_old(rule_file: Path, caplog: pytest.LogCapture
 
     write(rule_file, rules_text("fixed"))
     assert watcher.reload_now() is True
-    assert watcher.stats.last_errors == ()
+    fixed = watcher.stats
+    assert fixed.last_errors == ()
     assert guide_ids(watcher) == ["fixed-one", "fixed-two"]
 
 

@@ -1,0 +1,1 @@
+"""Admin access and pages under the prefix: authentication and the adoption dashboard."""

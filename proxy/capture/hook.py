@@ -1,0 +1,224 @@
+"""Turn requests that are workflow steps, exclusions or feature uses into events, with the outcome the upstream gave."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import aiohttp
+from multidict import CIMultiDict
+
+from proxy.capture.bodycopy import BodyCopy
+from proxy.capture.forms import FormReader, FormSummary, form_reader
+from proxy.events import Event
+from proxy.forward import Exchange
+from proxy.identity import Identity
+from proxy.metrics import Metrics
+from proxy.rewrite.charset import detect_encoding
+from proxy.rewrite.decide import media_type
+from proxy.ruleset import RequestMatch, StepMatch
+from proxy.ruleset.outcome import classify_response, needs_body
+from proxy.ruleset.watcher import RuleWatcher
+from proxy.tasks import BackgroundTasks
+
+logger = logging.getLogger(__name__)
+
+BODY_MARKER_BYTES = 256 * 1024
+"""Decoded bytes of an HTML response kept for body markers; a marker further down is not seen."""
+
+_STATE = "capture"
+
+
+@dataclass
+class CaptureState:
+    """What one captured exchange matched, and what its request and response revealed."""
+
+    match: RequestMatch
+    identity: Identity
+    form: FormReader | None = None
+    body: BodyCopy | None = None
+    location: str | None = None
+    charset: str | None = None
+    started: float = field(default_factory=time.time)
+
+
+class Capture:
+    """The forward hook that records workflow steps, exclusions and feature uses.
+
+    The rule set is read once per request; identity is resolved only for requests that match a
+    rule. Events are submitted to the writer's bounded queue, which never blocks; classifying a
+    body marker runs in a worker thread after the response is sent.
+    """
+
+    def __init__(
+        self,
+        rules: RuleWatcher,
+        identify: Callable[[Exchange], Identity],
+        submit: Callable[[Event], bool],
+        metrics: Metrics,
+        tasks: BackgroundTasks,
+    ) -> None:
+        self._rules = rules
+        self._identify = identify
+        self._submit = submit
+        self._metrics = metrics
+        self._tasks = tasks
+
+    def prepare_request(self, exchange: Exchange, headers: CIMultiDict[str]) -> CIMultiDict[str]:
+        try:
+            self._match(exchange)
+        except Exception:
+            self._metrics.failures.labels(exchange.app.name, "capture_match").inc()
+            logger.exception("app %s: capture failed to match %s %s (request %s)", exchange.app.name, exchange.request.method, exchange.request.path, exchange.request_id)
+        return headers
+
+    def _match(self, exchange: Exchange) -> None:
+        rules = self._rules.ruleset.app(exchange.app.name)
+        if rules is None:
+            return
+        request = exchange.request
+        path = app_path(request.path, exchange.route.public_prefix)
+        query = {key: request.query[key] for key in request.query}
+        if not rules.match_request(path, method=request.method, query=query, roles=None):
+            return
+        identity = self._identify(exchange)
+        match = rules.match_request(path, method=request.method, query=query, roles=identity.roles)
+        if not match:
+            return
+        state = CaptureState(match, identity)
+        allow_values = frozenset(name for step in match.steps for name in step.step.allow_values)
+        if request.body_exists and (match.steps or allow_values):
+            state.form = form_reader(request.headers.get("Content-Type"), allow_values)
+            exchange.request_observers.append(state.form)
+        exchange.notes[_STATE] = state
+
+    def on_response(self, exchange: Exchange, upstream: aiohttp.ClientResponse, headers: CIMultiDict[str]) -> None:
+        state = exchange.notes.get(_STATE)
+        if not isinstance(state, CaptureState):
+            return None
+        state.location = upstream.headers.get("Location")
+        content_type = upstream.headers.get("Content-Type")
+        if any(needs_body(step.step) for step in state.match.steps) and media_type(content_type) in ("text/html", "application/xhtml+xml"):
+            state.body = BodyCopy(upstream.headers.get("Content-Encoding"), BODY_MARKER_BYTES)
+            state.charset = content_type
+            exchange.response_observers.append(state.body)
+        return None
+
+    def on_complete(self, exchange: Exchange, status: int) -> None:
+        state = exchange.notes.get(_STATE)
+        if not isinstance(state, CaptureState):
+            return
+        try:
+            self._record(exchange, state, status)
+        except Exception:
+            self._metrics.failures.labels(exchange.app.name, "capture_record").inc()
+            logger.exception("app %s: capture failed to record %s %s (request %s)", exchange.app.name, exchange.request.method, exchange.request.path, exchange.request_id)
+
+    def _record(self, exchange: Exchange, state: CaptureState, status: int) -> None:
+        form = state.form.finish() if state.form is not None else FormSummary()
+        upstream_status = exchange.upstream_status or None
+        duration = (time.perf_counter() - exchange.upstream_started) * 1000 if exchange.upstream_started else None
+        base = _EventBase(exchange.app.name, state.identity, state.started, upstream_status, duration)
+
+        for feature in state.match.features:
+            outcome = "success" if upstream_status is not None and upstream_status < 400 else "failure"
+            self._emit(base.event("feature", feature.feature.id, None, outcome))
+        for abandon in state.match.abandons:
+            self._emit(base.event("workflow_step", abandon.workflow.id, abandon.exclusion.name, "abandon"))
+
+        steps = [step for step in state.match.steps if step.step.accepts_fields(form.names)]
+        if not steps:
+            return
+        if upstream_status is None:
+            for step in steps:
+                self._emit(base.event("workflow_step", step.workflow.id, step.step.name, "error", _detail(step, form, status)))
+            return
+        if state.body is not None:
+            body = state.body.data()
+            self._tasks.spawn(
+                f"classify-{exchange.request_id}",
+                self._classify_later(base, steps, form, upstream_status, state.location, body, state.charset),
+            )
+            return
+        for step in steps:
+            outcome = classify_response(step.step, upstream_status, state.location, None)
+            self._emit(base.event("workflow_step", step.workflow.id, step.step.name, outcome, _detail(step, form, None)))
+
+    async def _classify_later(
+        self,
+        base: "_EventBase",
+        steps: list[StepMatch],
+        form: FormSummary,
+        status: int,
+        location: str | None,
+        body: bytes,
+        content_type: str | None,
+    ) -> None:
+        text = await asyncio.to_thread(_decode, body, content_type)
+        for step in steps:
+            outcome = await asyncio.to_thread(classify_response, step.step, status, location, text)
+            self._emit(base.event("workflow_step", step.workflow.id, step.step.name, outcome, _detail(step, form, None)))
+
+    def _emit(self, event: Event) -> None:
+        if not self._submit(event):
+            logger.debug("app %s: event %s %s dropped because the queue is full", event.app, event.kind, event.name)
+
+
+@dataclass(frozen=True)
+class _EventBase:
+    app: str
+    identity: Identity
+    time: float
+    status: int | None
+    duration: float | None
+
+    def event(self, kind: str, name: str, step: str | None, outcome: str, detail: dict[str, object] | None = None) -> Event:
+        return Event(
+            time=self.time,
+            app=self.app,
+            visitor=self.identity.visitor_id,
+            kind=kind,
+            roles=tuple(sorted(self.identity.roles)),
+            name=name,
+            step=step,
+            outcome=outcome,
+            status=self.status,
+            duration=round(self.duration, 3) if self.duration is not None else None,
+            detail=detail,
+        )
+
+
+def _detail(step: StepMatch, form: FormSummary, proxy_status: int | None) -> dict[str, object] | None:
+    """Field names of the submission and the allowlisted values; never any other value."""
+    detail: dict[str, object] = {}
+    if form.names:
+        detail["fields"] = form.names[:64]
+    values = {name: form.values[name] for name in step.step.allow_values if name in form.values}
+    if values:
+        detail["values"] = values
+    if step.params:
+        detail["params"] = {key: str(value) for key, value in step.params.items()}
+    if proxy_status is not None:
+        detail["proxy_status"] = proxy_status
+    return detail or None
+
+
+def _decode(body: bytes, content_type: str | None) -> str:
+    """Decode an HTML copy as a browser would; an encoding Python lacks falls back to windows-1252."""
+    name = detect_encoding(body, content_type).name
+    try:
+        return body.decode(name, "replace")
+    except LookupError:
+        return body.decode("windows-1252", "replace")
+
+
+def app_path(path: str, public_prefix: str) -> str:
+    """Return a request path as rule files write it: relative to where the app is mounted, starting with '/'."""
+    if public_prefix == "/":
+        return path
+    if path.startswith(public_prefix):
+        return "/" + path[len(public_prefix) :]
+    return "/"
