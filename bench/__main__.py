@@ -30,7 +30,7 @@ from bench.injection import (
 )
 from bench.peers import mitmdump_path, start_mitmproxy, start_nginx_proxy, start_nginx_sub_filter
 from bench.process import BenchError, OtherLoad, ProcessGroup
-from bench.profile import profile_under_load, py_spy_path
+from bench.profile import compare, merge, profile_under_load, py_spy_path
 from bench.report import describe_machine, render
 from bench.results import Results
 from bench.scenarios import (
@@ -56,7 +56,9 @@ logger = logging.getLogger("bench")
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 REPORT = REPOSITORY / "docs" / "BENCHMARKS.md"
-SECTIONS = (CORE, DOWNLOAD, INJECTION, *COMPANIONS)
+PROXY_SECTIONS = (CORE, DOWNLOAD, INJECTION)
+SECTIONS = (*PROXY_SECTIONS, *COMPANIONS)
+PROFILE_TURNS = 3
 
 FULL = Settings(
     repeats=3, seconds=5, connections=64, ttfb_count=200, download_size=GIB, warmup=True,
@@ -73,7 +75,10 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="python -m bench",
         description="Benchmark Guidegate against the upstream itself, a bare aiohttp forwarder, nginx and mitmproxy.",
     )
-    parser.add_argument("--quick", action="store_true", help="a smoke run of under a minute: one repeat, 1 s loads")
+    parser.add_argument(
+        "--quick", action="store_true",
+        help="a smoke run of under a minute: one repeat, 1 s loads, no rules or events benchmark unless --only names it",
+    )
     parser.add_argument("--repeats", type=int, default=None, help="interleaved repeats per figure (default: 3, quick: 1)")
     parser.add_argument("--only", choices=SECTIONS, action="append", help="run only this section; may be repeated")
     parser.add_argument(
@@ -98,7 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     base = QUICK if arguments.quick else FULL
     settings = Settings(**{**vars(base), "repeats": arguments.repeats or base.repeats})
-    sections = tuple(arguments.only or SECTIONS)
+    # A quick run stays under a minute by leaving the rules and events benchmarks out unless --only names them.
+    sections = tuple(arguments.only or (PROXY_SECTIONS if arguments.quick else SECTIONS))
     output = arguments.output
     if output is None and not arguments.quick and arguments.only is None:
         output = REPORT
@@ -108,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="guidegate-bench-"))
     results = Results()
     try:
-        other_load = measure(settings, sections, workdir, results, profile=not arguments.no_profile and not arguments.quick)
+        measure(settings, sections, workdir, results, profile=not arguments.no_profile and not arguments.quick)
     except BenchError as error:
         print(f"bench: {error}", file=sys.stderr)
         print(f"bench: the servers' logs are in {workdir}", file=sys.stderr)
@@ -125,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     shutil.rmtree(workdir, ignore_errors=True)
 
     mitmdump = mitmdump_path()
-    text = render(results, settings, describe_machine(mitmdump), command, started, other_load, method(settings))
+    text = render(results, settings, describe_machine(mitmdump), command, started, method(settings))
     print(text)
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -134,14 +140,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def measure(settings: Settings, sections: Sequence[str], workdir: Path, results: Results, *, profile: bool) -> float | None:
-    """Start every server, run the selected sections in interleaved repeats, and stop every server.
-
-    Returns the share of CPU time that processes outside the harness took meanwhile, or None when no
-    proxy section ran.
-    """
-    if not {CORE, DOWNLOAD, INJECTION} & set(sections):
-        return None
+def measure(settings: Settings, sections: Sequence[str], workdir: Path, results: Results, *, profile: bool) -> None:
+    """Start every server, run the selected sections in interleaved repeats, and stop every server."""
+    if not set(PROXY_SECTIONS) & set(sections):
+        return
     fixtures = write_fixtures(workdir / "files", settings.download_size)
     with ProcessGroup(workdir) as group:
         upstream = start_upstream(group, fixtures, settings.slow_delay)
@@ -172,10 +174,10 @@ def measure(settings: Settings, sections: Sequence[str], workdir: Path, results:
 
         runner = LoadRunner(settings, workdir, upstream.nginx, results)
         warm_up(runner, core_targets, fixtures)
-        other = OtherLoad(group)
-        other.start()
         for repeat in range(settings.repeats):
             print(f"bench: repeat {repeat + 1} of {settings.repeats}", file=sys.stderr)
+            other = OtherLoad(group)
+            other.start()
             if CORE in sections:
                 run_core(runner, core_targets, fixtures, repeat)
             if DOWNLOAD in sections:
@@ -183,10 +185,9 @@ def measure(settings: Settings, sections: Sequence[str], workdir: Path, results:
             if injection_targets:
                 run_injection(runner, injection_targets, fixtures, repeat)
                 run_slow_page(runner, slow_page_targets(direct, injection_targets), repeat)
-        other_load = other.stop()
+            results.other_load.append(other.stop())
         if profile and CORE in sections:
-            profile_if_missed(results, guidegate, fixtures.body_path("2 KiB"), workdir, settings)
-        return other_load
+            profile_if_missed(results, guidegate, floor, fixtures.body_path("2 KiB"), workdir, settings)
 
 
 def start_injection_targets(
@@ -209,8 +210,10 @@ def start_injection_targets(
     return targets
 
 
-def profile_if_missed(results: Results, guidegate: Target, path: str, workdir: Path, settings: Settings) -> None:
-    """Profile Guidegate under load with py-spy when it misses a request-rate or first-byte target."""
+def profile_if_missed(
+    results: Results, guidegate: Target, floor: Target, path: str, workdir: Path, settings: Settings
+) -> None:
+    """Profile Guidegate and the bare forwarder under load with py-spy when Guidegate misses a target."""
     missed = [verdict for verdict in evaluate(results) if verdict.passed is False and "Guidegate" in verdict.target]
     if not missed:
         return
@@ -218,8 +221,13 @@ def profile_if_missed(results: Results, guidegate: Target, path: str, workdir: P
     if py_spy is None:
         results.note("Guidegate missed a target, but py-spy is not installed, so no profile was taken.")
         return
-    hotspots = profile_under_load(py_spy, guidegate.process.pid, guidegate.url + path, workdir, 6, settings.connections)
-    results.profile = [(spot.function, spot.self_share, spot.inclusive_share) for spot in hotspots]
+    # Turns of 4 s each, so that both processes meet much the same load from outside the harness.
+    ours, theirs = [], []
+    for _ in range(PROFILE_TURNS):
+        ours.append(profile_under_load(py_spy, guidegate.process, guidegate.url + path, workdir, 4, settings.connections))
+        theirs.append(profile_under_load(py_spy, floor.process, floor.url + path, workdir, 4, settings.connections))
+    results.profile = compare(merge(ours), merge(theirs))
+    results.profile_cpu_us = {GUIDEGATE: merge(ours).cpu_us_per_request, FLOOR: merge(theirs).cpu_us_per_request}
 
 
 def method(settings: Settings) -> str:

@@ -103,14 +103,15 @@ def _run(
 
 async def measure_ingestion(folder: Path, events: Sequence[Event]) -> dict[str, float]:
     """Submit events through an EventWriter into a fresh SQLite file as fast as the queue takes them."""
-    config = StorageConfig(path=str(folder / "ingest.sqlite3"), queue_size=10_000, batch_size=500, flush_interval=0.05)
+    config = StorageConfig(queue_size=10_000, batch_size=500, flush_interval=0.05)
     store = SqliteStore(folder / "ingest.sqlite3")
     writer = EventWriter(store, config)
     await writer.start()
     started = time.perf_counter()
     for index, event in enumerate(events):
-        while not writer.submit(event):
+        while writer.queued >= config.queue_size:
             await asyncio.sleep(0.001)
+        writer.submit(event)
         if index % 256 == 0:
             await asyncio.sleep(0)
     await writer.flush(timeout=600)
@@ -122,6 +123,33 @@ async def measure_ingestion(folder: Path, events: Sequence[Event]) -> dict[str, 
         "ingest_seconds": elapsed,
         "ingest_events_per_second": len(events) / elapsed,
         "ingest_dropped": float(stats.dropped_queue_full),
+    }
+
+
+async def measure_paced(folder: Path, events: Sequence[Event], rate: float = 5000.0) -> dict[str, float]:
+    """Submit events at a steady `rate` per second, in 10 ms ticks, and count what the writer drops."""
+    config = StorageConfig(queue_size=10_000, batch_size=500, flush_interval=0.5)
+    writer = EventWriter(SqliteStore(folder / "paced.sqlite3"), config)
+    await writer.start()
+    per_tick = int(rate / 100)
+    started = time.perf_counter()
+    deepest = 0
+    for tick, offset in enumerate(range(0, len(events), per_tick)):
+        for event in events[offset : offset + per_tick]:
+            writer.submit(event)
+        deepest = max(deepest, writer.queued)
+        delay = started + (tick + 1) / 100 - time.perf_counter()
+        await asyncio.sleep(max(delay, 0))
+    submitted = time.perf_counter() - started
+    await writer.flush(timeout=600)
+    stats = writer.stats()
+    await writer.close()
+    return {
+        "paced_rate": rate,
+        "paced_events": float(len(events)),
+        "paced_achieved_per_second": len(events) / submitted,
+        "paced_dropped": float(stats.dropped_queue_full),
+        "paced_max_queued": float(deepest),
     }
 
 
@@ -162,6 +190,7 @@ def run(events: int = 1_000_000, ingest: int = 100_000) -> dict[str, float]:
         data = synthetic_events(max(events, ingest))
         figures = {"generate_seconds": time.perf_counter() - generated}
         figures.update(asyncio.run(measure_ingestion(folder, data[:ingest])))
+        figures.update(asyncio.run(measure_paced(folder, data[:25_000])))
         figures.update(asyncio.run(measure_report(folder, data[:events])))
     return figures
 

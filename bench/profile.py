@@ -1,4 +1,4 @@
-"""Sample Guidegate with py-spy while wrk loads it, and rank functions by the share of samples they appear in."""
+"""Sample Guidegate and the bare forwarder with py-spy under the same load, and compare their CPU per function."""
 
 from __future__ import annotations
 
@@ -9,25 +9,55 @@ import shutil
 import subprocess
 import threading
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.load import run_wrk
+from bench.load import Meter, WrkResult, run_wrk
 from bench.peers import MITM_VENV
-from bench.process import BenchError
+from bench.process import BenchError, Process
 
 logger = logging.getLogger(__name__)
 
 _FRAME = re.compile(r"^(?P<function>.+?) \((?P<file>.+?)(?::\d+)?\)$")
+SAMPLE_RATE = 250
+"""py-spy samples per second."""
+
+
+@dataclass(frozen=True)
+class Samples:
+    """py-spy's samples of one process: per function, how many it was running in and how many it was on the stack of."""
+
+    own: Counter[str] = field(default_factory=Counter)
+    inclusive: Counter[str] = field(default_factory=Counter)
+    total: int = 0
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The samples of one process under load and the CPU it spent per request meanwhile."""
+
+    samples: Samples
+    cpu_us_per_request: float
+
+    def self_us(self, function: str) -> float:
+        """Return the CPU µs per request spent in `function` itself, apportioned by its share of samples."""
+        return self.cpu_us_per_request * self.samples.own[function] / self.samples.total if self.samples.total else 0.0
+
+    def inclusive_us(self, function: str) -> float:
+        """Return the CPU µs per request spent in `function` and everything it called."""
+        if not self.samples.total:
+            return 0.0
+        return self.cpu_us_per_request * self.samples.inclusive[function] / self.samples.total
 
 
 @dataclass(frozen=True)
 class Hotspot:
-    """A function and the share of samples it was running in (self) or on the stack of (inclusive)."""
+    """A function with its CPU µs per request in Guidegate (self and inclusive) and in the bare forwarder (self)."""
 
     function: str
-    self_share: float
-    inclusive_share: float
+    guidegate_self_us: float
+    guidegate_inclusive_us: float
+    floor_self_us: float
 
 
 def py_spy_path() -> str | None:
@@ -38,35 +68,55 @@ def py_spy_path() -> str | None:
     return shutil.which("py-spy")
 
 
-def profile_under_load(py_spy: str, pid: int, url: str, workdir: Path, seconds: float, connections: int) -> list[Hotspot]:
-    """Record `pid` with py-spy while wrk loads `url` for `seconds`; return the hottest functions."""
-    output = workdir / f"profile-{pid}.txt"
+def profile_under_load(py_spy: str, process: Process, url: str, workdir: Path, seconds: float, connections: int) -> Profile:
+    """Record `process` with py-spy while wrk loads `url` for `seconds`; return its samples and CPU per request."""
+    output = workdir / f"profile-{process.pid}.txt"
     command = [
-        py_spy, "record", "--pid", str(pid), "--duration", str(max(1, int(seconds) - 1)), "--rate", "250",
-        "--format", "raw", "--output", str(output), "--nonblocking",
+        py_spy, "record", "--pid", str(process.pid), "--duration", str(max(1, int(seconds) - 1)),
+        "--rate", str(SAMPLE_RATE), "--format", "raw", "--output", str(output), "--nonblocking",
     ]
+    results: list[WrkResult] = []
+
+    def load() -> None:
+        results.append(run_wrk(url, workdir, seconds=seconds, connections=connections, max_requests=10**7))
+
+    meter = Meter(process)
+    meter.start()
     recorder = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    load = threading.Thread(
-        target=run_wrk, args=(url, workdir), kwargs={"seconds": seconds, "connections": connections, "max_requests": 10**7}
-    )
-    load.start()
+    loader = threading.Thread(target=load)
+    loader.start()
     try:
         message, _ = recorder.communicate(timeout=seconds + 30)
     except subprocess.TimeoutExpired:
         recorder.kill()
         message, _ = recorder.communicate()
     finally:
-        load.join(timeout=seconds + 60)
+        loader.join(timeout=seconds + 60)
+    used = meter.stop()
     if recorder.returncode != 0 or not output.exists():
         text = message.decode(errors="replace").strip()
-        raise BenchError(f"py-spy failed with status {recorder.returncode} on pid {pid}: {text}")
-    return summarise(output.read_text(encoding="utf-8", errors="replace"))
+        raise BenchError(f"py-spy failed with status {recorder.returncode} on pid {process.pid}: {text}")
+    if not results or not results[0].requests:
+        raise BenchError(f"wrk completed no requests on {url} while py-spy recorded it")
+    samples = parse_collapsed(output.read_text(encoding="utf-8", errors="replace"))
+    return Profile(samples, 1e6 * used.cpu_seconds / results[0].requests)
 
 
-def summarise(collapsed: str, limit: int = 15) -> list[Hotspot]:
-    """Rank functions in py-spy's collapsed stacks ('frame;frame;... count' per line) by inclusive share."""
+def merge(profiles: list[Profile]) -> Profile:
+    """Combine profiles of the same process taken in turns: samples added up, CPU per request averaged."""
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
+    for profile in profiles:
+        own.update(profile.samples.own)
+        inclusive.update(profile.samples.inclusive)
+    total = sum(profile.samples.total for profile in profiles)
+    cpu = sum(profile.cpu_us_per_request for profile in profiles) / len(profiles)
+    return Profile(Samples(own, inclusive, total), cpu)
+
+
+def parse_collapsed(collapsed: str) -> Samples:
+    """Count samples per function in py-spy's collapsed stacks, one 'frame;frame;... count' per line."""
+    samples = Samples()
     total = 0
     for line in collapsed.splitlines():
         stack, _, count_text = line.rpartition(" ")
@@ -75,19 +125,28 @@ def summarise(collapsed: str, limit: int = 15) -> list[Hotspot]:
         count = int(count_text)
         total += count
         frames = [_name(frame) for frame in stack.split(";")]
-        own[frames[-1]] += count
+        samples.own[frames[-1]] += count
         for frame in set(frames):
-            inclusive[frame] += count
-    if total == 0:
-        return []
-    # The functions that run the most themselves, plus Guidegate's own functions that hold 1 % or more.
-    hottest = [name for name, _ in own.most_common(limit)]
-    ours = [name for name, count in inclusive.most_common() if "(proxy/" in name and count / total >= 0.01]
-    chosen = list(dict.fromkeys([*hottest, *ours]))
-    return sorted(
-        (Hotspot(name, own[name] / total, inclusive[name] / total) for name in chosen),
-        key=lambda spot: (-spot.self_share, -spot.inclusive_share),
-    )
+            samples.inclusive[frame] += count
+    return Samples(samples.own, samples.inclusive, total)
+
+
+def compare(guidegate: Profile, floor: Profile, limit: int = 20) -> list[Hotspot]:
+    """Return the functions on which Guidegate spends the most CPU per request beyond the bare forwarder.
+
+    Also listed are Guidegate's own functions that take 2 µs per request or more with what they call.
+    """
+    names = set(guidegate.samples.own) | set(floor.samples.own)
+    extra = sorted(names, key=lambda name: guidegate.self_us(name) - floor.self_us(name), reverse=True)
+    ours = [
+        name for name in guidegate.samples.inclusive
+        if "(proxy/" in name and guidegate.inclusive_us(name) >= 2.0
+    ]
+    chosen = list(dict.fromkeys([*extra[:limit], *ours]))
+    spots = [
+        Hotspot(name, guidegate.self_us(name), guidegate.inclusive_us(name), floor.self_us(name)) for name in chosen
+    ]
+    return sorted(spots, key=lambda spot: spot.floor_self_us - spot.guidegate_self_us)
 
 
 def _name(frame: str) -> str:
@@ -96,7 +155,7 @@ def _name(frame: str) -> str:
     if match is None:
         return frame.strip()
     path = match.group("file")
-    for package in ("proxy/", "aiohttp/", "multidict/", "yarl/", "prometheus_client/", "asyncio/"):
+    for package in ("proxy/", "bench/", "aiohttp/", "multidict/", "yarl/", "prometheus_client/", "asyncio/"):
         if package in path:
             path = package + path.split(package, 1)[1]
             break

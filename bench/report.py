@@ -6,6 +6,7 @@ import datetime
 import os
 import platform
 import re
+import statistics
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -15,7 +16,8 @@ import aiohttp
 
 from bench.injection import INJECTION, SLOW
 from bench.results import Results
-from bench.scenarios import CORE, DOWNLOAD, Settings
+from bench.profile import SAMPLE_RATE
+from bench.scenarios import CORE, DOWNLOAD, FLOOR, GUIDEGATE, Settings
 from bench.targets import Verdict, evaluate
 
 Column = tuple[str, str, Callable[[float], str]]
@@ -59,11 +61,20 @@ SLOW_COLUMNS: list[Column] = [
 ]
 
 
-PROFILE_INTRO = (
-    "Guidegate missed a target, so the harness sampled it with py-spy (250 samples per second, idle time "
-    "excluded) while wrk loaded it with the 2 KiB response. 'self' is the share of samples in which the "
-    "function itself was running, 'inclusive' the share in which it was anywhere on the stack."
-)
+def _profile_intro(results: Results) -> str:
+    ours = results.profile_cpu_us.get(GUIDEGATE, 0.0)
+    floor = results.profile_cpu_us.get(FLOOR, 0.0)
+    return (
+        "Guidegate missed a target, so the harness sampled Guidegate and the bare forwarder with py-spy "
+        f"({SAMPLE_RATE} samples per second, idle time left out) while wrk loaded each with the 2 KiB response, "
+        "in three turns of 4 s each. "
+        f"They spent {ours:.0f} and {floor:.0f} CPU µs per request during those runs. Each function's share of "
+        "the samples is turned into µs per request: 'self' counts the samples in which the function itself was "
+        "running (time in system calls included), 'inclusive' those in which it was anywhere on the stack. "
+        "py-spy samples wall-clock time, so a process waiting for a CPU in the middle of a system call counts "
+        "there too: with other load on the machine, the socket calls' share is an overestimate. "
+        "Rows are the functions with the largest difference, then Guidegate's own functions of 2 µs or more."
+    )
 
 
 @dataclass(frozen=True)
@@ -142,11 +153,10 @@ def render(
     machine: Machine,
     command: str,
     started: datetime.datetime,
-    other_load: float | None,
     method: str,
 ) -> str:
     """Return the whole report as Markdown."""
-    parts = _heading(settings, machine, command, started, other_load)
+    parts = _heading(results, settings, machine, command, started)
     parts += ["", method, "", "## Targets", "", verdict_table(evaluate(results))]
 
     for case in results.cases(CORE):
@@ -168,10 +178,18 @@ def render(
             parts += ["", f"## {name}", "", f"skipped: {reason}"]
 
     if results.profile:
-        parts += ["", "## Where Guidegate spends its time", "", PROFILE_INTRO, ""]
-        parts += ["| function | self | inclusive |", "| --- | ---: | ---: |"]
-        parts += [f"| `{name}` | {own:.1%} | {total:.1%} |" for name, own, total in results.profile]
-    notes = [*results.notes, *_load_notes(results, machine, other_load)]
+        parts += ["", "## Where Guidegate spends its time", "", _profile_intro(results), ""]
+        parts += [
+            "| function | Guidegate self µs/req | bare forwarder self µs/req | difference | Guidegate inclusive µs/req |",
+            "| --- | ---: | ---: | ---: | ---: |",
+        ]
+        for spot in results.profile:
+            difference = spot.guidegate_self_us - spot.floor_self_us
+            parts.append(
+                f"| `{spot.function}` | {spot.guidegate_self_us:.1f} | {spot.floor_self_us:.1f} | {difference:+.1f} "
+                f"| {spot.guidegate_inclusive_us:.1f} |"
+            )
+    notes = [*results.notes, *_load_notes(results, machine)]
     if notes:
         parts += ["", "## Notes", ""]
         parts += [f"- {note}" for note in notes]
@@ -179,7 +197,7 @@ def render(
 
 
 def _heading(
-    settings: Settings, machine: Machine, command: str, started: datetime.datetime, other_load: float | None
+    results: Results, settings: Settings, machine: Machine, command: str, started: datetime.datetime
 ) -> list[str]:
     software = ", ".join(f"{name} {version}" for name, version in machine.tools.items())
     parts = [
@@ -194,15 +212,16 @@ def _heading(
         f"- Repeats: {settings.repeats}, interleaved (every target once per repeat, in a rotated order); "
         "each figure is the median over the repeats",
     ]
-    if other_load is not None:
+    if results.other_load:
+        per_repeat = ", ".join(f"{share:.0%}" for share in results.other_load)
         parts.append(
-            f"- Other load: processes outside the harness used about {other_load:.0%} of the machine's CPU time "
-            "during the measurements (estimated from /proc/stat)"
+            f"- Other load: processes outside the harness used about {statistics.mean(results.other_load):.0%} of the "
+            f"machine's CPU time during the measurements (per repeat: {per_repeat}; estimated from /proc/stat)"
         )
     return parts
 
 
-def _load_notes(results: Results, machine: Machine, other_load: float | None) -> list[str]:
+def _load_notes(results: Results, machine: Machine) -> list[str]:
     """Return the caveats that follow from the machine and its load during the run."""
     notes = []
     if results.targets(CORE) and machine.cores <= 2:
@@ -210,7 +229,8 @@ def _load_notes(results: Results, machine: Machine, other_load: float | None) ->
             f"With {machine.cores} cores, wrk, the upstream nginx and the proxy share the CPU, so two Guidegate "
             "workers cannot each get a whole core; the --workers 2 ratio is bounded by that, not only by Guidegate."
         )
-    if other_load is not None and other_load >= 0.1:
+    other_load = statistics.mean(results.other_load) if results.other_load else 0.0
+    if other_load >= 0.1:
         notes.append(
             f"Processes outside the harness took about {other_load:.0%} of the CPU during the measurements. Every "
             "proxy competed with them, which lowers the absolute figures; the ratios, taken within each repeat, "

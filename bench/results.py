@@ -5,6 +5,8 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 
+from bench.profile import Hotspot
+
 
 @dataclass
 class Results:
@@ -15,8 +17,12 @@ class Results:
     skipped: dict[str, str] = field(default_factory=dict)
     extra: dict[str, dict[str, object]] = field(default_factory=dict)
     """Figures returned by the rules and events benchmarks, by section name."""
-    profile: list[tuple[str, float, float]] = field(default_factory=list)
-    """Guidegate's hottest functions under load: name, share of samples running it, share with it on the stack."""
+    profile: list[Hotspot] = field(default_factory=list)
+    """The functions on which Guidegate spends more CPU per request than the bare forwarder, from py-spy."""
+    other_load: list[float] = field(default_factory=list)
+    """Per repeat, the estimated share of the machine's CPU that processes outside the harness took."""
+    profile_cpu_us: dict[str, float] = field(default_factory=dict)
+    """CPU µs per request of each profiled process during its profile, by target name."""
 
     def add(self, section: str, case: str, target: str, metric: str, value: float) -> None:
         """Record one repeat's value of a metric."""

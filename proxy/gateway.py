@@ -14,6 +14,7 @@ from proxy.admin.auth import AdminAuth
 from proxy.admin.dashboard import Dashboard
 from proxy.analytics.specs import Specs, specs_from_rules
 from proxy.capture import Capture
+from proxy.collectors import GatewayCollector
 from proxy.completions import Completions
 from proxy.config import App, Config
 from proxy.errorpages import error_response
@@ -52,6 +53,7 @@ class Gateway:
     writer: EventWriter
     admin: AdminAuth
     runtime: RuntimeEndpoints
+    capture: Capture
     tasks: BackgroundTasks = field(default_factory=BackgroundTasks)
 
     @classmethod
@@ -87,6 +89,7 @@ class Gateway:
             writer=writer,
             admin=AdminAuth(config),
             runtime=None,  # type: ignore[arg-type]  # set right below; it needs the gateway's resolve
+            capture=capture,
             tasks=tasks,
         )
         gateway.admin = AdminAuth(config, roles_of=lambda request: gateway.runtime_context(request).roles)
@@ -101,6 +104,7 @@ class Gateway:
             is_admin=gateway.admin.is_admin,
         )
         gateway.runtime.register(reserved)
+        metrics.registry.register(GatewayCollector(rules, writer, lambda: gateway.runtime.counts))
         Dashboard(config, gateway.admin, lambda: store, gateway.specs).register(reserved)
         reserved.status_sections["rules"] = lambda: _rule_status(rules)
         reserved.status_sections["events"] = lambda: dataclasses.asdict(writer.stats())
@@ -118,6 +122,8 @@ class Gateway:
 
     async def stop(self) -> None:
         """Flush accepted events, stop background work and close the upstream pools."""
+        # Classifications still running submit their events before the writer stops taking them.
+        await self.capture.drain(timeout=self.config.shutdown_timeout)
         await self.writer.close(timeout=self.config.shutdown_timeout)
         await self.tasks.close()
         await self.upstreams.close()
@@ -130,7 +136,9 @@ class Gateway:
         app = next((candidate for candidate in apps if candidate.name == name), None)
         if app is None:
             raise RuntimeRequestError(404, f"no app named '{name}' is served on host '{host}'; expected the app of the page's script tag")
-        identity = self.visitors.resolve(request, app.name, request.scheme == "https")
+        # The scheme the browser used, so that a TLS-terminating proxy in front still gets Secure cookies.
+        scheme = client_view(request.headers, request.remote, request.scheme, self.config.trusted_proxies).scheme
+        identity = self.visitors.resolve(request, app.name, scheme == "https")
         return RequestContext(app=app.name, visitor=identity.visitor_id, roles=identity.roles, set_cookie=identity.set_cookie)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:

@@ -64,10 +64,10 @@ class Visitors:
     # ForwardHook
 
     def prepare_request(self, exchange: Exchange, headers: CIMultiDict[str]) -> CIMultiDict[str]:
-        """Keep Guidegate's visitor cookie away from the upstream app."""
-        cookie = headers.get("Cookie")
-        if cookie is not None and self.cookie_name in cookie:
-            kept = _without_cookie(headers.getall("Cookie"), self.cookie_name)
+        """Keep Guidegate's visitor cookie away from the upstream app, whichever Cookie header carries it."""
+        cookies = headers.getall("Cookie", [])
+        if any(self.cookie_name in cookie for cookie in cookies):
+            kept = _without_cookie(cookies, self.cookie_name)
             headers.popall("Cookie")
             if kept:
                 headers["Cookie"] = kept

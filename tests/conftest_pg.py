@@ -82,9 +82,9 @@ class PostgresCluster:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
     async def create_schema(self) -> str:
-        """Return the DSN of a new, empty schema; each test gets its own.
+        """Return the DSN of a new, empty schema, so each test gets its own.
 
-        A schema is much quicker to create than a database; asyncpg passes the DSN's
+        A schema is much quicker to create than a database. asyncpg passes the DSN's
         `search_path` parameter to the server, so the store's tables land in that schema.
         """
         name = f"test_{next(self._names)}"

@@ -10,7 +10,7 @@ import pytest
 from bench.__main__ import main
 from bench.injection import Splice, find_splice
 from bench.load import WrkResult, parse_wrk
-from bench.profile import Hotspot, summarise
+from bench.profile import Hotspot, Profile, compare, parse_collapsed
 
 WRK_OUTPUT = """\
 Running 5s test @ http://127.0.0.1:40000/body-2048.bin
@@ -54,16 +54,27 @@ def test_find_splice(injected: bytes, expected: Splice | None) -> None:
     assert find_splice(PAGE, injected) == expected
 
 
-def test_summarise_profile() -> None:
-    collapsed = (
-        "<module> (cli.py:1);handle (proxy/server.py:60);forward (proxy/forward.py:150) 6\n"
-        "<module> (cli.py:1);handle (proxy/server.py:60) 2\n"
-        "<module> (cli.py:1);select (/usr/lib/python3.11/selectors.py:469) 2\n"
+def test_compare_profiles() -> None:
+    guidegate = Profile(
+        parse_collapsed(
+            "<module> (/srv/cli.py:1);handle (/srv/proxy/server.py:60);forward (/srv/proxy/forward.py:150) 6\n"
+            "<module> (/srv/cli.py:1);write (/usr/lib/python3.11/asyncio/selector_events.py:1) 4\n"
+        ),
+        100.0,
     )
-    assert summarise(collapsed) == [
-        Hotspot("forward (proxy/forward.py)", 0.6, 0.6),
-        Hotspot("handle (proxy/server.py)", 0.2, 0.8),
-        Hotspot("select (selectors.py)", 0.2, 0.2),
+    floor = Profile(
+        parse_collapsed(
+            "<module> (/srv/floor.py:1);write (/usr/lib/python3.11/asyncio/selector_events.py:1) 5\n"
+            "<module> (/srv/floor.py:1);forward (/srv/bench/floor.py:40) 5\n"
+        ),
+        50.0,
+    )
+
+    assert compare(guidegate, floor) == [
+        Hotspot("forward (proxy/forward.py)", 60.0, 60.0, 0.0),
+        Hotspot("write (asyncio/selector_events.py)", 40.0, 40.0, 25.0),
+        Hotspot("handle (proxy/server.py)", 0.0, 60.0, 0.0),
+        Hotspot("forward (bench/floor.py)", 0.0, 0.0, 25.0),
     ]
 
 

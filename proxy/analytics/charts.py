@@ -15,12 +15,12 @@ NUMBER_WIDTH = 150
 
 
 def _number(value: float) -> str:
-    """A coordinate without needless digits."""
+    """Format a coordinate without needless digits."""
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
 def funnel_svg(steps: Sequence[StepStats], label: str) -> str:
-    """Horizontal bars, one per step: runs that reached it (light) and passed it (dark).
+    """Draw horizontal bars, one per step: runs that reached it (light) and passed it (dark).
 
     Bars are scaled to the runs that reached the first step; `label` is the chart's accessible name.
     """
@@ -59,7 +59,7 @@ MARGIN_RIGHT = 16
 
 
 def trend_svg(points: Sequence[tuple[str, int]], label: str) -> str:
-    """A line through weekly counts, with the y axis from 0 to the largest count.
+    """Draw a line through weekly counts, with the y axis from 0 to the largest count.
 
     `points` are (x label, value) in order; at most about eight x labels are written.
     """

@@ -27,7 +27,7 @@ caption{text-align:left;font-weight:600;padding:.25rem 0}
 .figures b{display:block;font-size:1.3rem}
 svg text{font-size:12px;fill:#1b1f24}svg .reached{fill:#b6d4fe}svg .passed{fill:#0a58ca}
 svg .axis{stroke:#8c959f}svg .line{fill:none;stroke:#0a58ca;stroke-width:2}svg circle{fill:#0a58ca}
-a.csv{font-size:.85rem;font-weight:400;margin-left:.5rem}.none{color:#57606a}
+a.csv{font-size:.85rem;font-weight:400;margin-left:.5rem}.none{color:#57606a}.scroll{overflow-x:auto}
 """
 
 
@@ -115,4 +115,4 @@ def _table(current: Table, csv_link: CsvLink | None) -> str:
             for value, column in zip(row, current.columns)
         )
         rows.append(f"<tr>{cells}</tr>")
-    return f"<table>{caption}<thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    return f'<div class="scroll"><table>{caption}<thead><tr>{header}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'

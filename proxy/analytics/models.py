@@ -149,8 +149,8 @@ class RoleActivity:
 class Report:
     """Adoption of one app over a period, optionally for one role or one workflow.
 
-    Times are UTC epoch seconds: `since` inclusive, `until` exclusive; runs started in the period
-    are followed to the end of their window, and `as_of` decides which are still open.
+    Times are UTC epoch seconds, `since` inclusive and `until` exclusive. Runs started in the
+    period are followed to the end of their window, and `as_of` decides which are still open.
     """
 
     app: str

@@ -14,14 +14,14 @@ from proxy.analytics.tables import Cell, ColumnKind, Table, report_tables
 
 
 def iso_time(epoch: float) -> str:
-    """UTC epoch seconds as ISO 8601 with a Z, to the second unless there is a fraction."""
+    """Format UTC epoch seconds as ISO 8601 with a Z, to the second unless there is a fraction."""
     moment = datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc)
     text = moment.isoformat(timespec="seconds" if moment.microsecond == 0 else "microseconds")
     return text.replace("+00:00", "Z")
 
 
 def format_seconds(seconds: float) -> str:
-    """A duration for people: '42.5s', '12m 05s' or '3h 07m'."""
+    """Format a duration for people: '42.5s', '12m 05s' or '3h 07m'."""
     if seconds < 60:
         return f"{seconds:.1f}s"
     whole = int(round(seconds))
@@ -31,7 +31,7 @@ def format_seconds(seconds: float) -> str:
 
 
 def human_cell(value: Cell, kind: ColumnKind) -> str:
-    """A cell as the terminal and the HTML page show it."""
+    """Format a cell for the terminal and the HTML page."""
     if value is None:
         return "-"
     if kind == "ratio" and isinstance(value, (int, float)):
@@ -44,7 +44,7 @@ def human_cell(value: Cell, kind: ColumnKind) -> str:
 
 
 def exact_cell(value: Cell) -> str:
-    """A cell as CSV writes it: exact numbers (Python's shortest round-trip form), '' for none."""
+    """Format a cell for CSV: exact numbers (Python's shortest round-trip form), '' for none."""
     if value is None:
         return ""
     if isinstance(value, datetime.date):
@@ -55,7 +55,7 @@ def exact_cell(value: Cell) -> str:
 
 
 def period_line(report: Report) -> str:
-    """One line saying what the report covers."""
+    """Return one line that states what the report covers."""
     parts = [f"app {report.app}", f"from {iso_time(report.since)} to {iso_time(report.until)}"]
     if report.role is not None:
         parts.append(f"role {report.role}")

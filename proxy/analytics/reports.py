@@ -9,7 +9,7 @@ import gc
 import logging
 import math
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -42,12 +42,12 @@ STEP_PAGE_SIZE = 10_000
 
 
 class ReportError(GuidegateError):
-    """A report was asked for with arguments that cannot be answered."""
+    """A report was requested with arguments that no report can satisfy."""
 
 
 @dataclass(frozen=True)
 class ReportQuery:
-    """Which report to build. Times are UTC epoch seconds; `until` is exclusive.
+    """Parameters of one report. Times are UTC epoch seconds, and `until` is exclusive.
 
     `as_of` (default: now) decides which runs are still open. `go_live` starts the weekly help
     trend; without it the trend starts at `since`.
@@ -71,8 +71,8 @@ def day_start(day: datetime.date) -> float:
 def paused_gc() -> Iterator[None]:
     """Pause the cyclic garbage collector while a report builds millions of short-lived tuples.
 
-    Each row and run is freed by reference counting; left on, the collector would rescan the
-    growing set of live rows again and again and take about half of the report's time.
+    Reference counting frees each row and run. Left on, the collector would rescan the growing
+    set of live rows again and again, which took about half of the report's time in the benchmark.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -96,7 +96,10 @@ async def build_report(store: EventStore, specs: Specs, query: ReportQuery) -> R
 
 async def _build(store: EventStore, specs: Specs, query: ReportQuery) -> Report:
     if not query.until > query.since:
-        raise ReportError(f"the report period is empty (since {query.since} is not before until {query.until}); expected since < until")
+        raise ReportError(
+            f"the report period is empty (since {query.since} is not before until {query.until}); "
+            "expected since < until"
+        )
     workflows = specs.workflows
     if query.workflow is not None:
         workflows = tuple(spec for spec in specs.workflows if spec.id == query.workflow)
@@ -105,30 +108,41 @@ async def _build(store: EventStore, specs: Specs, query: ReportQuery) -> Report:
             raise ReportError(f"unknown workflow '{query.workflow}'; expected one of: {known}")
     as_of = time.time() if query.as_of is None else query.as_of
     started = time.perf_counter()
+    help_start = _help_start(query)
 
-    visitor_roles = _union_roles(await store.visitor_roles(query.app, query.since, query.until))
+    # The four reads run at once: SQLite queries each in a thread of their own, PostgreSQL ones
+    # on their own pool connections, while this task rebuilds the runs from the step stream.
+    tasks = (
+        asyncio.ensure_future(store.visitor_roles(query.app, query.since, query.until)),
+        asyncio.ensure_future(store.name_counts(query.app, ("feature", *GUIDE_KINDS), query.since, query.until)),
+        asyncio.ensure_future(store.event_times(query.app, HELP_KINDS, help_start, query.until)),
+        asyncio.ensure_future(_runs(store, specs.workflows, query, as_of)),
+    )
+    try:
+        role_rows, counts, help_rows, runs = await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        raise
+
+    visitor_roles = _union_roles(role_rows)
     if query.role is not None:
         visitor_roles = {visitor: roles for visitor, roles in visitor_roles.items() if query.role in roles}
-    roles = sorted({role for roles in visitor_roles.values() for role in roles})
-    if query.role is not None:
-        roles = [query.role]
-
-    runs = await _runs(store, specs.workflows, query, as_of)
-    if query.role is not None:
         runs = [run for run in runs if run.visitor in visitor_roles]
+        counts = [row for row in counts if row[2] in visitor_roles]
+        roles = [query.role]
+    else:
+        roles = sorted({role for roles in visitor_roles.values() for role in roles})
+
     runs_by_workflow: dict[str, list[Run]] = defaultdict(list)
     for run in runs:
         runs_by_workflow[run.workflow].append(run)
     workflow_reports = tuple(
         workflow_report(spec, runs_by_workflow.get(spec.id, ()), visitor_roles, roles) for spec in workflows
     )
-
-    counts = await store.name_counts(query.app, ("feature", *GUIDE_KINDS), query.since, query.until)
-    if query.role is not None:
-        counts = [row for row in counts if row[2] in visitor_roles]
     features, unused = _features(specs, counts, visitor_roles, roles)
     guides = _guides(specs, counts, runs_by_workflow, {spec.id for spec in workflows})
-    help_weeks = await _help(store, query, visitor_roles)
+    help_weeks = await _help(store, query, help_start, help_rows, visitor_roles)
 
     logger.info(
         "report for app %s built in %.3fs: %d visitors, %d runs",
@@ -212,9 +226,12 @@ def _features(
     unused: dict[str, list[str]] = {role: [] for role in roles}
     for spec in specs.features:
         feature_users = users.get(spec.id, set())
+        users_per_role: Counter[str] = Counter()
+        for visitor in feature_users:
+            users_per_role.update(visitor_roles.get(visitor, ()))
         shares = []
         for role in roles:
-            role_users = sum(1 for visitor in feature_users if role in visitor_roles.get(visitor, ()))
+            role_users = users_per_role[role]
             shares.append(RoleShare(role, role_users, active[role], ratio(role_users, active[role])))
             if role_users == 0 and active[role]:
                 unused[role].append(spec.id)
@@ -233,10 +250,16 @@ def _features(
 
 
 def _cohort(runs: Sequence[Run]) -> Cohort:
-    completed = sum(1 for run in runs if run.status == "completed")
-    failed = sum(1 for run in runs if run.failures)
+    completed = failed = 0
+    visitors = set()
+    for run in runs:
+        visitors.add(run.visitor)
+        if run.status == "completed":
+            completed += 1
+        if run.failures:
+            failed += 1
     return Cohort(
-        visitors=len({run.visitor for run in runs}),
+        visitors=len(visitors),
         runs=len(runs),
         completed=completed,
         conversion=ratio(completed, len(runs)),
@@ -267,14 +290,11 @@ def _guides(
         for workflow in spec.workflows:
             if workflow not in reported_workflows:
                 continue
-            runs = runs_by_workflow.get(workflow, ())
-            effects.append(
-                GuideEffect(
-                    workflow=workflow,
-                    saw=_cohort([run for run in runs if run.visitor in saw]),
-                    did_not_see=_cohort([run for run in runs if run.visitor not in saw]),
-                )
-            )
+            saw_runs: list[Run] = []
+            other_runs: list[Run] = []
+            for run in runs_by_workflow.get(workflow, ()):
+                (saw_runs if run.visitor in saw else other_runs).append(run)
+            effects.append(GuideEffect(workflow=workflow, saw=_cohort(saw_runs), did_not_see=_cohort(other_runs)))
         reports.append(
             GuideReport(
                 id=spec.id,
@@ -290,18 +310,23 @@ def _guides(
     return tuple(reports)
 
 
-async def _help(
-    store: EventStore, query: ReportQuery, visitor_roles: Mapping[str, tuple[str, ...]]
-) -> tuple[HelpWeek, ...]:
-    """Count help requests per week from go-live (or from `since`) to `until`."""
+def _help_start(query: ReportQuery) -> float:
+    """Start of the help trend: the go-live day, or the day the period starts in."""
     if query.go_live is not None:
-        first_day = query.go_live
-    else:
-        first_day = datetime.datetime.fromtimestamp(query.since, datetime.timezone.utc).date()
-    start = day_start(first_day)
+        return day_start(query.go_live)
+    return day_start(datetime.datetime.fromtimestamp(query.since, datetime.timezone.utc).date())
+
+
+async def _help(
+    store: EventStore,
+    query: ReportQuery,
+    start: float,
+    rows: Sequence[tuple[float, str]],
+    visitor_roles: Mapping[str, tuple[str, ...]],
+) -> tuple[HelpWeek, ...]:
+    """Count help requests per week from `start` to `until`."""
     if start >= query.until:
         return ()
-    rows = await store.event_times(query.app, HELP_KINDS, start, query.until)
     if query.role is not None:
         if start < query.since:
             # Visitors active only before the period are missing from `visitor_roles`.
@@ -311,6 +336,7 @@ async def _help(
             members = set(visitor_roles)
         rows = [row for row in rows if row[1] in members]
 
+    first_day = datetime.datetime.fromtimestamp(start, datetime.timezone.utc).date()
     weeks = math.ceil((query.until - start) / WEEK)
     requests = [0] * weeks
     visitors: list[set[str]] = [set() for _ in range(weeks)]

@@ -2,8 +2,8 @@
 
 The rules, per visitor and workflow:
 
-- An event of the first step starts a run (when none is in progress) if it falls before the end
-  of the report period; later events of the run may come after it, within the window.
+- An event of the first step starts a run when none is in progress and the event falls before
+  the end of the report period. Later events of the run may come after that end, within the window.
 - The window is measured from the run's first event. An event later than `started + window`
   finds the run over: it is closed as abandoned first, and the event is read as if no run were in
   progress.
@@ -43,7 +43,7 @@ class Run(NamedTuple):
     """One run of one visitor through one workflow.
 
     Step positions are indexes into the workflow's steps. `passed` is -1 when no step passed;
-    `failures` holds the step index of each failed attempt, in order. A NamedTuple rather than a
+    `failures` contains the step index of each failed attempt, in order. A NamedTuple rather than a
     frozen dataclass: a big report builds hundreds of thousands and tuples are several times
     cheaper to create.
     """
@@ -109,7 +109,12 @@ class RunTracker:
         """Parse and cache a StepRow key: (flow or None, step index or marker, outcome code)."""
         name, _, rest = key.partition(STEP_KEY_SEPARATOR)
         step, _, outcome = rest.partition(STEP_KEY_SEPARATOR)
-        code = _FAILURE if outcome == "failure" else _ABANDON if outcome == "abandon" else _PASS
+        if outcome == "failure":
+            code = _FAILURE
+        elif outcome == "abandon":
+            code = _ABANDON
+        else:
+            code = _PASS
         flow = self._flows.get(name)
         if flow is None:
             entry: _Entry = (None, _OTHER_STEP, code)

@@ -1,4 +1,4 @@
-"""What the reports need to know about an app's workflows, features and guides, and where it comes from.
+"""The facts about an app's workflows, features and guides that the reports need, and their source.
 
 The reports take these small dataclasses instead of the rule model, so they can be tested and
 benchmarked alone. `load_specs` is the one place that turns an app's rules into them.
@@ -20,9 +20,9 @@ Order = Literal["ordered", "strict"]
 class WorkflowSpec:
     """A workflow as the run analysis reads it.
 
-    `steps` are step ids in order. With order 'ordered' other requests may come between two steps,
-    and a step counts only after the ones before it; with 'strict' the next workflow step the
-    visitor takes must be the next step of the run (or a repeat of the current one). A step in
+    `steps` are step ids in order. With order 'ordered', other requests may come between two
+    steps, and a step counts only after the ones before it. With 'strict', the next workflow step
+    the visitor takes must be the next step of the run or a repeat of the current one. A step in
     `exclusions` (a cancel button, say) ends the visitor's run as abandoned.
     """
 

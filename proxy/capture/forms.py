@@ -8,18 +8,19 @@ for file parts.
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import unquote_plus, unquote_to_bytes
 
 MAX_FIELDS = 256
 """Field names kept per request; a form with more is marked truncated."""
 
 MAX_NAME_BYTES = 256
 MAX_VALUE_BYTES = 256
-"""Longest field name and allowlisted value kept; longer ones are cut."""
+"""Longest field name (in characters) and allowlisted value (in UTF-8 bytes) kept; longer ones are cut."""
 
 MAX_JSON_BYTES = 64 * 1024
 """Largest JSON body parsed for its keys."""
@@ -29,6 +30,14 @@ MAX_PART_HEADER_BYTES = 8 * 1024
 _BOUNDARY = re.compile(r'boundary=(?:"([^"]+)"|([^\s;]+))', re.IGNORECASE)
 _DISPOSITION_NAME = re.compile(rb'[\s;]name="((?:[^"\\]|\\.)*)"|[\s;]name=([^\s;"]+)', re.IGNORECASE)
 _DISPOSITION_FILE = re.compile(rb"[\s;]filename\*?=", re.IGNORECASE)
+_PARTIAL_ESCAPE = re.compile(rb"%[0-9A-Fa-f]?$")
+
+
+def cut_value(data: bytes) -> str:
+    """Decode a value as UTF-8, cut to MAX_VALUE_BYTES without leaving half a character at the cut."""
+    if len(data) <= MAX_VALUE_BYTES:
+        return data.decode("utf-8", "replace")
+    return codecs.getincrementaldecoder("utf-8")("replace").decode(data[:MAX_VALUE_BYTES], final=False)
 
 
 @dataclass
@@ -48,7 +57,8 @@ class FormSummary:
             return
         self.names.append(name)
         if value is not None and name in allow_values:
-            self.values[name] = value[:MAX_VALUE_BYTES]
+            encoded = value.encode("utf-8", "surrogatepass")
+            self.values[name] = value if len(encoded) <= MAX_VALUE_BYTES else cut_value(encoded)
 
 
 def form_reader(content_type: str | None, allow_values: frozenset[str]) -> "FormReader":
@@ -101,7 +111,8 @@ class UrlencodedReader(FormReader):
             start = end + 1
 
     def _extend(self, piece: bytes) -> None:
-        room = MAX_NAME_BYTES * 3 + MAX_VALUE_BYTES * 3 + 1 - len(self._pair)
+        # Room for a name and a value percent-encoded whole, plus one more encoded byte so a cut value is seen as cut.
+        room = (MAX_NAME_BYTES + MAX_VALUE_BYTES + 1) * 3 + 1 - len(self._pair)
         if len(piece) > room:
             self._overflow = True
             piece = piece[: max(room, 0)]
@@ -111,9 +122,12 @@ class UrlencodedReader(FormReader):
         if self._pair:
             raw_name, separator, raw_value = bytes(self._pair).partition(b"=")
             name = unquote_plus(raw_name.decode("latin-1"))[:MAX_NAME_BYTES]
-            value = unquote_plus(raw_value.decode("latin-1")) if separator else ""
+            if self._overflow:
+                # The pair was cut: drop an escape cut in half; the value is cut to its limit below.
+                raw_value = _PARTIAL_ESCAPE.sub(b"", raw_value)
+            value = cut_value(unquote_to_bytes(raw_value.replace(b"+", b" "))) if separator else ""
             if name:
-                self.summary.add(name, None if self._overflow else value, self.allow_values)
+                self.summary.add(name, value, self.allow_values)
         self._pair.clear()
         self._overflow = False
 
@@ -175,10 +189,13 @@ class MultipartReader(FormReader):
             return True
         # Part headers, up to the blank line.
         end = self._buffer.find(b"\r\n\r\n")
+        # Judged by the header's length, not by how much arrived at once, so chunking never matters:
+        # until the blank line arrives, up to 3 of its 4 bytes may already be in the buffer.
+        if end > MAX_PART_HEADER_BYTES or (end < 0 and len(self._buffer) > MAX_PART_HEADER_BYTES + 3):
+            self.summary.truncated = True
+            self._state = "done"
+            return True
         if end < 0:
-            if len(self._buffer) > MAX_PART_HEADER_BYTES:
-                self.summary.truncated = True
-                self._state = "done"
             return False
         self._start_part(bytes(self._buffer[:end]))
         del self._buffer[: end + 4]
@@ -201,13 +218,14 @@ class MultipartReader(FormReader):
                 self._keep = not is_file and self._name in self.allow_values
 
     def _store(self, data: bytes) -> None:
-        room = MAX_VALUE_BYTES - len(self._value)
+        # One byte over the limit tells cut_value that the value was cut.
+        room = MAX_VALUE_BYTES + 1 - len(self._value)
         if room > 0:
             self._value += data[:room]
 
     def _end_part(self) -> None:
         if self._name:
-            value = bytes(self._value).decode("utf-8", "replace") if self._keep else None
+            value = cut_value(bytes(self._value)) if self._keep else None
             self.summary.add(self._name, value, self.allow_values)
         self._name = None
         self._keep = False

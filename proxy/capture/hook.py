@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import unquote, urljoin, urlsplit
 
 import aiohttp
 from multidict import CIMultiDict
@@ -38,10 +39,11 @@ class CaptureState:
 
     match: RequestMatch
     identity: Identity
+    case_sensitive: bool = True
     form: FormReader | None = None
     body: BodyCopy | None = None
     location: str | None = None
-    charset: str | None = None
+    content_type: str | None = None
     started: float = field(default_factory=time.time)
 
 
@@ -50,7 +52,8 @@ class Capture:
 
     The rule set is read once per request; identity is resolved only for requests that match a
     rule. Events are submitted to the writer's bounded queue, which never blocks; classifying a
-    body marker runs in a worker thread after the response is sent.
+    body marker runs in a worker thread after the response is sent, and `drain` waits for those
+    classifications, so that shutdown can submit their events before the writer closes.
     """
 
     def __init__(
@@ -66,6 +69,16 @@ class Capture:
         self._submit = submit
         self._metrics = metrics
         self._tasks = tasks
+        self._classifying: set[asyncio.Task[None]] = set()
+
+    async def drain(self, timeout: float) -> bool:
+        """Wait until every body-marker classification in progress has submitted its events; False on timeout."""
+        if not self._classifying:
+            return True
+        _, pending = await asyncio.wait(set(self._classifying), timeout=timeout)
+        if pending:
+            logger.warning("%d workflow step classifications still running after %gs; their events are lost", len(pending), timeout)
+        return not pending
 
     def prepare_request(self, exchange: Exchange, headers: CIMultiDict[str]) -> CIMultiDict[str]:
         try:
@@ -81,14 +94,15 @@ class Capture:
             return
         request = exchange.request
         path = app_path(request.path, exchange.route.public_prefix)
-        query = {key: request.query[key] for key in request.query}
+        # request.query parses lazily, so requests whose path no rule names never parse theirs.
+        query = request.query
         if not rules.match_request(path, method=request.method, query=query, roles=None):
             return
         identity = self._identify(exchange)
         match = rules.match_request(path, method=request.method, query=query, roles=identity.roles)
         if not match:
             return
-        state = CaptureState(match, identity)
+        state = CaptureState(match, identity, rules.case_sensitive)
         allow_values = frozenset(name for step in match.steps for name in step.step.allow_values)
         if request.body_exists and (match.steps or allow_values):
             state.form = form_reader(request.headers.get("Content-Type"), allow_values)
@@ -99,11 +113,11 @@ class Capture:
         state = exchange.notes.get(_STATE)
         if not isinstance(state, CaptureState):
             return None
-        state.location = upstream.headers.get("Location")
+        state.location = redirect_target(headers.get("Location"), exchange)
         content_type = upstream.headers.get("Content-Type")
         if any(needs_body(step.step) for step in state.match.steps) and media_type(content_type) in ("text/html", "application/xhtml+xml"):
             state.body = BodyCopy(upstream.headers.get("Content-Encoding"), BODY_MARKER_BYTES)
-            state.charset = content_type
+            state.content_type = content_type
             exchange.response_observers.append(state.body)
         return None
 
@@ -129,7 +143,11 @@ class Capture:
         for abandon in state.match.abandons:
             self._emit(base.event("workflow_step", abandon.workflow.id, abandon.exclusion.name, "abandon"))
 
-        steps = [step for step in state.match.steps if step.step.accepts_fields(form.names)]
+        if upstream_status is None and not exchange.bytes_in:
+            # The upstream failed before the body was read, so the required fields cannot be checked.
+            steps = list(state.match.steps)
+        else:
+            steps = [step for step in state.match.steps if step.step.accepts_fields(form.names)]
         if not steps:
             return
         if upstream_status is None:
@@ -138,13 +156,15 @@ class Capture:
             return
         if state.body is not None:
             body = state.body.data()
-            self._tasks.spawn(
+            task = self._tasks.spawn(
                 f"classify-{exchange.request_id}",
-                self._classify_later(base, steps, form, upstream_status, state.location, body, state.charset),
+                self._classify_later(base, steps, form, upstream_status, state, body, exchange.request_id),
             )
+            self._classifying.add(task)
+            task.add_done_callback(self._classifying.discard)
             return
         for step in steps:
-            outcome = classify_response(step.step, upstream_status, state.location, None)
+            outcome = classify_response(step.step, upstream_status, state.location, None, case_sensitive=state.case_sensitive)
             self._emit(base.event("workflow_step", step.workflow.id, step.step.name, outcome, _detail(step, form, None)))
 
     async def _classify_later(
@@ -153,14 +173,20 @@ class Capture:
         steps: list[StepMatch],
         form: FormSummary,
         status: int,
-        location: str | None,
+        state: CaptureState,
         body: bytes,
-        content_type: str | None,
+        request_id: str,
     ) -> None:
-        text = await asyncio.to_thread(_decode, body, content_type)
-        for step in steps:
-            outcome = await asyncio.to_thread(classify_response, step.step, status, location, text)
-            self._emit(base.event("workflow_step", step.workflow.id, step.step.name, outcome, _detail(step, form, None)))
+        try:
+            text = await asyncio.to_thread(_decode, body, state.content_type)
+            for step in steps:
+                outcome = await asyncio.to_thread(
+                    classify_response, step.step, status, state.location, text, case_sensitive=state.case_sensitive
+                )
+                self._emit(base.event("workflow_step", step.workflow.id, step.step.name, outcome, _detail(step, form, None)))
+        except Exception:
+            self._metrics.failures.labels(base.app, "capture_classify").inc()
+            logger.exception("app %s: capture failed to classify a response (request %s)", base.app, request_id)
 
     def _emit(self, event: Event) -> None:
         if not self._submit(event):
@@ -213,6 +239,22 @@ def _decode(body: bytes, content_type: str | None) -> str:
         return body.decode(name, "replace")
     except LookupError:
         return body.decode("windows-1252", "replace")
+
+
+def redirect_target(location: str | None, exchange: Exchange) -> str | None:
+    """Return a Location header as a path of the app, as rule files write redirect patterns.
+
+    `location` is the header as the client receives it, already rewritten from the upstream's
+    origin and path to the public ones. A relative reference is resolved against the request's
+    URL; a Location on another origin is returned unchanged.
+    """
+    if not location:
+        return location
+    origin = f"{exchange.view.scheme}://{exchange.view.host}"
+    target = urlsplit(urljoin(origin + exchange.request.raw_path, location))
+    if f"{target.scheme}://{target.netloc}".lower() != origin.lower():
+        return location
+    return app_path(unquote(target.path) or "/", exchange.route.public_prefix)
 
 
 def app_path(path: str, public_prefix: str) -> str:

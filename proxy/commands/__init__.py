@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from proxy.commands import check, match, report, run, schema
+from proxy.commands import check, demo, match, report, run, schema
 
 Subparsers = Any
 """argparse's private _SubParsersAction, which typeshed does not name publicly."""
@@ -18,6 +18,6 @@ class Command(Protocol):
     def add_parser(self, subparsers: Subparsers) -> argparse.ArgumentParser: ...
 
 
-COMMANDS: list[Command] = [run, check, match, schema, report]
+COMMANDS: list[Command] = [run, demo, check, match, schema, report]
 
 Handler = Callable[[argparse.Namespace], int]

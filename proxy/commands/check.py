@@ -6,8 +6,10 @@ import argparse
 import sys
 from typing import Any
 
-from proxy.config import load_config
-from proxy.errors import InvalidFileError, Problem
+from proxy.config import Config, load_config
+from proxy.errors import GuidegateError, InvalidFileError, Problem
+from proxy.events import create_store
+from proxy.identity import build_resolvers
 from proxy.ruleset import RuleSet, load_rule_paths, load_rules, rule_path_positions, sources_from_config
 
 
@@ -33,6 +35,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def handle(arguments: argparse.Namespace) -> int:
     """Print every problem found, one per line; return 0 when there are none."""
     problems: list[Problem] = []
+    unpositioned: list[str] = []
     passed: list[str] = []
     config_path = arguments.config or (None if arguments.paths else "config.yaml")
     if config_path is not None:
@@ -42,6 +45,7 @@ def handle(arguments: argparse.Namespace) -> int:
             problems.extend(error.problems)
         else:
             passed.append(f"{config_path}: OK")
+            unpositioned.extend(_check_runtime_parts(config, config_path))
             try:
                 ruleset = load_rules(sources_from_config(config), positions=rule_path_positions(config))
             except InvalidFileError as error:
@@ -53,14 +57,32 @@ def handle(arguments: argparse.Namespace) -> int:
             passed.append(_rules_summary(load_rule_paths(arguments.paths)))
         except InvalidFileError as error:
             problems.extend(error.problems)
-    if problems:
+    if problems or unpositioned:
         for problem in sorted(set(problems)):
             print(problem, file=sys.stderr)
-        print(f"{len(set(problems))} problem(s) found", file=sys.stderr)
+        for message in unpositioned:
+            print(message, file=sys.stderr)
+        print(f"{len(set(problems)) + len(unpositioned)} problem(s) found", file=sys.stderr)
         return 1
     for line in passed:
         print(line)
     return 0
+
+
+def _check_runtime_parts(config: Config, config_path: str) -> list[str]:
+    """Build what the server builds at start-up from files the config names: identity keys and maps, the store."""
+    messages: list[str] = []
+    try:
+        build_resolvers(config)
+    except InvalidFileError as error:
+        messages.extend(str(problem) for problem in error.problems)
+    except GuidegateError as error:
+        messages.append(f"{config_path}: {error}")
+    try:
+        create_store(config.storage, config.base_dir)
+    except GuidegateError as error:
+        messages.append(f"{config_path}: {error}")
+    return messages
 
 
 def _rules_summary(ruleset: RuleSet) -> str:

@@ -62,7 +62,7 @@ def run(
 ) -> int:
     """Load the configuration and specs, build the report and print it; return the exit code.
 
-    1 when the configuration, the rules or the store fail, 2 for arguments that cannot be answered.
+    The code is 1 when the configuration, the rules or the store fail, and 2 for invalid arguments.
     """
     out = out or sys.stdout
     err = err or sys.stderr

@@ -11,7 +11,7 @@ from proxy.yamlbind import setting
 
 @dataclass(frozen=True)
 class StorageConfig:
-    """Where events are stored and how they are written."""
+    """Location of the event store and how events are written to it."""
 
     backend: Literal["sqlite", "postgresql"] = setting("sqlite", help="'sqlite' (one instance) or 'postgresql'")
     path: str = setting("var/guidegate.sqlite3", help="SQLite database file, relative to the config file")
@@ -23,7 +23,7 @@ class StorageConfig:
     queue_size: int = setting(10_000, minimum=1, help="events held in memory before new ones are dropped")
     batch_size: int = setting(500, minimum=1, help="events written per transaction at most")
     flush_interval: float = setting(
-        0.5, parse=parse_duration, schema=DURATION_SCHEMA, help="longest wait before a partial batch is written"
+        0.5, parse=parse_duration, schema=DURATION_SCHEMA, help="maximum wait before a partial batch is written, e.g. '500ms'"
     )
     retry_delay: float = setting(
         0.5,
@@ -32,7 +32,7 @@ class StorageConfig:
         help="wait before the first retry when the store is down; doubled on each failure, e.g. '500ms'",
     )
     retry_max_delay: float = setting(
-        30.0, parse=parse_duration, schema=DURATION_SCHEMA, help="longest wait between two retries, e.g. '30s'"
+        30.0, parse=parse_duration, schema=DURATION_SCHEMA, help="maximum wait between two retries, e.g. '30s'"
     )
     retention_days: int = setting(365, minimum=1, help="events older than this many days are deleted")
     retention_interval: float = setting(

@@ -36,7 +36,7 @@ DETAIL_MAX_BYTES = 2048
 """Largest detail JSON (UTF-8 bytes) stored; a larger detail is replaced by a truncation marker."""
 
 MAX_ID_LENGTH = 200
-"""Longest app, visitor, session, role, name or step accepted."""
+"""Maximum length of an app, visitor, session, role, name or step."""
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -65,8 +65,8 @@ class Event:
     """One recorded event.
 
     `time` is UTC epoch seconds. `roles` is normalised to a sorted tuple without duplicates.
-    `detail` is a small JSON object; it is encoded once here, and a detail larger than
-    DETAIL_MAX_BYTES is replaced by `{"truncated": true, "bytes": N}` so the event itself is kept.
+    `detail` is a small JSON object, encoded once here. A detail larger than DETAIL_MAX_BYTES is
+    replaced by `{"truncated": true, "bytes": N}`, so the event itself is kept.
     Construction raises ValueError for a value the store could not keep faithfully (an empty or
     too long id, a control character, a '|' in a role, a kind outside KIND_PATTERN).
     """
@@ -83,7 +83,7 @@ class Event:
     status: int | None = None
     duration: float | None = None
     """Milliseconds the upstream took, when the proxy measured it."""
-    detail: Mapping[str, Any] | None = None
+    detail: Mapping[str, Any] | None = field(default=None, hash=False)
     detail_json: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 import time
@@ -30,10 +31,11 @@ logger = logging.getLogger(__name__)
 class SqliteStore:
     """Events in one SQLite database file.
 
-    WAL lets readers (a report in another process) run while the writer appends. One connection
-    serves writes and queries; a lock keeps each write transaction whole, because aiosqlite would
-    otherwise interleave the statements of two coroutines on that connection. `synchronous=NORMAL`
-    means a power cut may lose the last committed batches, never corrupt the file.
+    One connection, opened by `open`, does every write. A lock keeps each write transaction
+    whole, because aiosqlite would otherwise interleave the statements of two coroutines on it.
+    Each query opens a short-lived connection of its own, since WAL lets readers run while the
+    writer appends. With `synchronous=NORMAL` a power cut may lose the last committed batches but
+    does not corrupt the file.
     """
 
     def __init__(self, path: Path, *, busy_timeout: float = 5.0) -> None:
@@ -136,11 +138,30 @@ class SqliteStore:
             if count < queries.DELETE_CHUNK_SIZE:
                 return deleted
 
-    async def _fetchall(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
-        connection = self._open_connection()
+    @contextlib.asynccontextmanager
+    async def _reader(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Open a connection for one query and close it afterwards.
+
+        WAL lets it read while the write connection appends, so a long report does not delay the
+        writer, and the queries of one report run in parallel threads.
+        """
+        self._open_connection()
         try:
-            async with connection.execute(sql, parameters) as cursor:
-                return list(await cursor.fetchall())
+            connection = await aiosqlite.connect(self.path)
+        except sqlite3.Error as error:
+            raise StoreUnavailableError(f"cannot open {self.path} for reading: {error}") from error
+        try:
+            await connection.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+            await connection.execute("PRAGMA query_only = 1")
+            yield connection
+        finally:
+            await connection.close()
+
+    async def _fetchall(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
+        try:
+            async with self._reader() as connection:
+                async with connection.execute(sql, parameters) as cursor:
+                    return list(await cursor.fetchall())
         except sqlite3.Error as error:
             raise StoreUnavailableError(f"cannot read events from {self.path}: {error}") from error
 
@@ -166,14 +187,14 @@ class SqliteStore:
         self, app: str, since: float, until: float, page_size: int = 5000
     ) -> AsyncIterator[list[StepRow]]:
         """Yield workflow steps in pages from one cursor, ordered by time then insertion."""
-        connection = self._open_connection()
         try:
-            async with connection.execute(queries.STEP_ROWS, (app, since, until)) as cursor:
-                while True:
-                    page = await cursor.fetchmany(page_size)
-                    if not page:
-                        return
-                    yield page  # type: ignore[misc]
+            async with self._reader() as connection:
+                async with connection.execute(queries.STEP_ROWS, (app, since, until)) as cursor:
+                    while True:
+                        page = await cursor.fetchmany(page_size)
+                        if not page:
+                            return
+                        yield page  # type: ignore[misc]
         except sqlite3.Error as error:
             raise StoreUnavailableError(f"cannot read workflow steps from {self.path}: {error}") from error
 

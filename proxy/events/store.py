@@ -48,11 +48,11 @@ class EventStore(Protocol):
     """An append-only event table plus the queries the reports need.
 
     Times are UTC epoch seconds; `since` is inclusive and `until` exclusive. Every query returns
-    the same rows on every backend (row order only where a method says so).
+    the same rows on every backend (in a defined order only where a method's documentation gives one).
     """
 
     description: str
-    """Where the store is, for logs (never a password)."""
+    """Location of the store for logs, without any password."""
 
     async def open(self) -> None:
         """Connect and apply pending schema migrations; raise StoreUnavailableError when unreachable."""

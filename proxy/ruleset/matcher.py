@@ -204,6 +204,9 @@ class AppRules:
     def workflow(self, identifier: str) -> Workflow | None:
         return self._workflow_by_id.get(identifier)
 
+    def feature(self, identifier: str) -> Feature | None:
+        return next((feature for feature in self.features if feature.id == identifier), None)
+
     def guides_for_page(
         self,
         path: str,

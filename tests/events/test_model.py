@@ -29,6 +29,10 @@ def test_event_truncates_large_detail() -> None:
     assert event.detail_json == '{"bytes":2059,"truncated":true}'
 
 
+def test_event_hashable_with_detail() -> None:
+    assert hash(Event(**BASE, detail={"a": 1})) == hash(Event(**BASE, detail={"a": 2}))
+
+
 def test_event_moment_is_utc() -> None:
     event = Event(**{**BASE, "time": 0})
     assert event.moment == datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
