@@ -75,11 +75,11 @@ BANNER = """
 """
 
 SCENARIOS = {
-    "no_guide": ("", False),
-    "walkthrough_tip": (WALKTHROUGH + TIP, True),
-    "walkthrough_tip_banner": (WALKTHROUGH + TIP + BANNER, True),
+    "no_guide": ("", ".gg-launcher"),
+    "walkthrough_tip": (WALKTHROUGH + TIP, ".gg-pop"),
+    "walkthrough_tip_banner": (WALKTHROUGH + TIP + BANNER, ".gg-banner"),
 }
-"""Scenario name -> (guides of the rule file, whether a walkthrough shows). Without a guide only the
+"""Scenario name -> (guides of the rule file, what the runtime must show). Without a guide only the
 help launcher shows; the banner moves the page down, which costs one layout of the whole page."""
 
 
@@ -165,12 +165,13 @@ class Site:
             await self.runner.cleanup()
 
 
-async def measure_load(context: BrowserContext, url: str, with_runtime: bool) -> dict[str, float]:
+async def measure_load(context: BrowserContext, url: str, expect: str | None) -> dict[str, float]:
     """Load `url` in a new tab and return the renderer's main-thread task and script time in ms.
 
     Nothing of Playwright runs in the page before the metrics are read (its selector engine and
     polling are scripts on the same main thread): the load waits a fixed SETTLE_MS, and only then
-    does a check confirm that the runtime showed its walkthrough. Raises RuntimeError if it did not.
+    does a check confirm that the runtime shows the `expect` selector in its shadow root.
+    Raises RuntimeError if it does not.
     """
     page = await context.new_page()
     try:
@@ -179,19 +180,20 @@ async def measure_load(context: BrowserContext, url: str, with_runtime: bool) ->
         await page.goto(url, wait_until="load", timeout=15000)
         await asyncio.sleep(SETTLE_MS / 1000)
         metrics = {item["name"]: item["value"] for item in (await session.send("Performance.getMetrics"))["metrics"]}
-        if with_runtime:
+        if expect is not None:
             shown = await page.evaluate(
-                "() => { const host = document.querySelector('guidegate-ui');"
-                " return Boolean(host && host.shadowRoot.querySelector('.gg-pop')); }"
+                "(selector) => { const host = document.querySelector('guidegate-ui');"
+                " return Boolean(host && host.shadowRoot.querySelector(selector)); }",
+                expect,
             )
             if not shown:
-                raise RuntimeError(f"the runtime showed no walkthrough on {url} within {SETTLE_MS} ms")
+                raise RuntimeError(f"the runtime showed no {expect} on {url} within {SETTLE_MS} ms")
         return {"task_ms": metrics["TaskDuration"] * 1000, "script_ms": metrics["ScriptDuration"] * 1000}
     finally:
         await page.close()
 
 
-async def measure_scenario(browser: Browser, guides: str, walkthrough: bool, loads: int) -> dict[str, float]:
+async def measure_scenario(browser: Browser, guides: str, expect: str, loads: int) -> dict[str, float]:
     """Alternate `loads` loads of the page without and with the runtime; return the medians in ms."""
     with tempfile.TemporaryDirectory(prefix="guidegate-bench-runtime-") as folder:
         site = Site(Path(folder), guides)
@@ -201,13 +203,13 @@ async def measure_scenario(browser: Browser, guides: str, walkthrough: bool, loa
             plain_url, guided_url = f"{site.url}/plain", f"{site.url}/order"
             # Warm-up loads fill the HTTP cache and the browser's code caches for both pages.
             for _ in range(2):
-                await measure_load(context, plain_url, False)
-                await measure_load(context, guided_url, walkthrough)
+                await measure_load(context, plain_url, None)
+                await measure_load(context, guided_url, expect)
             plain: list[dict[str, float]] = []
             guided: list[dict[str, float]] = []
             for _ in range(loads):
-                plain.append(await measure_load(context, plain_url, False))
-                guided.append(await measure_load(context, guided_url, walkthrough))
+                plain.append(await measure_load(context, plain_url, None))
+                guided.append(await measure_load(context, guided_url, expect))
         finally:
             await context.close()
             await site.stop()
@@ -231,8 +233,8 @@ async def measure(loads: int) -> dict[str, Any]:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
             figures["chromium"] = browser.version
-            for name, (guides, walkthrough) in SCENARIOS.items():
-                for key, value in (await measure_scenario(browser, guides, walkthrough, loads)).items():
+            for name, (guides, expect) in SCENARIOS.items():
+                for key, value in (await measure_scenario(browser, guides, expect, loads)).items():
                     figures[f"{name}_{key}"] = value
         finally:
             await browser.close()

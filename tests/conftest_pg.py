@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL 15 cluster for tests: initdb in a temporary folder, one schema per test."""
+"""Event store fixtures: a throwaway PostgreSQL 15 cluster (one schema per test) and a store of each backend."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+
+from proxy.events import EventStore, PostgresStore, SqliteStore
 
 BIN = Path(os.environ.get("GUIDEGATE_PG_BIN", "/usr/lib/postgresql/15/bin"))
 REQUIRED = ("initdb", "pg_ctl", "postgres")
@@ -144,3 +146,22 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
 async def postgres_dsn(postgres_cluster: PostgresCluster) -> AsyncIterator[str]:
     """The DSN of a fresh, empty schema on the session's cluster."""
     yield await asyncio.wait_for(postgres_cluster.create_schema(), 30)
+
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[EventStore]:
+    """An open, empty store: once on SQLite and once on PostgreSQL."""
+    created: EventStore
+    if request.param == "sqlite":
+        created = SqliteStore(tmp_path / "events.sqlite3")
+    else:
+        cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+        created = PostgresStore(await cluster.create_schema())
+    await created.open()
+    try:
+        yield created
+    finally:
+        await created.close()

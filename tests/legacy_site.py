@@ -21,11 +21,17 @@ LATIN_TEXT = "Preis: 12,50 € – Größe „groß“ – naïve façade ‰ Œ
 
 @dataclass(frozen=True)
 class LegacyPage:
-    """One response of the legacy site: body bytes before content coding, and its header fields."""
+    """One response of the legacy site: body bytes before content coding, its header fields, and the
+    Python codec of the characters the body is written in."""
 
     body: bytes
     content_type: str = "text/html"
     headers: tuple[tuple[str, str], ...] = ()
+    codec: str = "utf-8"
+
+    @property
+    def text(self) -> str:
+        return self.body.decode(self.codec)
 
 
 FRAMESET = b"""<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01 Frameset//EN" "http://www.w3.org/TR/html4/frameset.dtd">
@@ -152,7 +158,7 @@ def legacy_pages(trap_port: int) -> dict[str, LegacyPage]:
         "/frames/content.html": LegacyPage(FRAME_CONTENT),
         "/portal/index.html": LegacyPage(PORTAL, "text/html; charset=utf-8"),
         "/portal/inner.html": LegacyPage(PORTAL_INNER),
-        "/latin/index.html": LegacyPage(latin_page()),
+        "/latin/index.html": LegacyPage(latin_page(), codec="cp1252"),
         "/xhtml/index.xhtml": LegacyPage(XHTML, "application/xhtml+xml"),
         "/bare/report.html": LegacyPage(BARE),
         "/csp/self.html": LegacyPage(CSP_BODY % own_script, headers=(("Content-Security-Policy", "script-src 'self'"),)),

@@ -10,7 +10,8 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from proxy.config import load_config
-from proxy.errors import InvalidFileError
+from proxy.identity import IdentityResolver
+from proxy.errors import GuidegateError, InvalidFileError
 from proxy.ruleset import AppRules, RuleSet, load_rule_paths, load_rules, rule_path_positions, sources_from_config
 from proxy.ruleset.explain import Explanation, Miss, explain
 
@@ -29,6 +30,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("url", metavar="URL", help="a path such as /po/42/edit?tab=lines, or a full URL")
     parser.add_argument("--role", action="append", default=[], metavar="ROLE", help="a role of the user; repeat for several")
+    parser.add_argument(
+        "--user", help="a user name; its roles come from the app's identity settings (map file, group roles, default roles)"
+    )
+    parser.add_argument(
+        "--group", action="append", default=[], metavar="GROUP", help="an SSO group of --user, mapped by group_roles; repeat for several"
+    )
     parser.add_argument("--method", default="GET", help="HTTP method of the request (default: GET)")
     parser.add_argument("--app", help="app whose rules apply; needed when there are several apps")
     parser.add_argument("--config", help="configuration file (default: config.yaml unless --rules is given)")
@@ -79,9 +86,31 @@ def handle(arguments: argparse.Namespace) -> int:
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
     method = arguments.method.upper()
     rules = ruleset.apps[app]
-    result = explain(rules, path, method=method, query=query, roles=arguments.role, attributes=attributes, now=now)
-    _print(rules, result, method, path, arguments.role, show_all=arguments.all)
+    roles = list(arguments.role)
+    if arguments.user is not None or arguments.group:
+        try:
+            roles = sorted(set(roles) | _user_roles(arguments, app))
+        except (GuidegateError, ValueError) as error:
+            print(f"guidegate match: {error}", file=sys.stderr)
+            return USAGE_ERROR
+    result = explain(rules, path, method=method, query=query, roles=roles, attributes=attributes, now=now)
+    _print(rules, result, method, path, roles, show_all=arguments.all)
     return 0
+
+
+def _user_roles(arguments: argparse.Namespace, app: str) -> set[str]:
+    """Run the app's identity chain for a user name alone: map file, group mapping, default roles."""
+    if arguments.config is None and arguments.rules:
+        raise ValueError("--user needs --config, because roles come from the app's identity settings")
+    config = load_config(arguments.config or "config.yaml")
+    configured = next((candidate for candidate in config.apps if candidate.name == app), None)
+    if configured is None:
+        raise ValueError(f"app '{app}' is not in {config.source}; expected one of: {', '.join(a.name for a in config.apps)}")
+    resolver = IdentityResolver.for_app(config, configured)
+    identity = resolver.resolve_for_cli(arguments.user or "", arguments.group)
+    sources = [source for source in identity.sources if source != "cli"]
+    print(f"user {arguments.user}: roles {', '.join(sorted(identity.roles)) or 'none'} (from {', '.join(sources) or 'nothing'})")
+    return set(identity.roles)
 
 
 def _load(arguments: argparse.Namespace) -> tuple[RuleSet, dict[str, str]]:
