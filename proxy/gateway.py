@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import secrets
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ class Gateway:
     runtime: RuntimeEndpoints
     capture: Capture
     tasks: BackgroundTasks = field(default_factory=BackgroundTasks)
+    _request_ids: RequestIds = field(default_factory=lambda: RequestIds())
 
     @classmethod
     def build(cls, config: Config) -> Gateway:
@@ -143,7 +145,7 @@ class Gateway:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Answer any request: reject what no app serves, serve the prefix, forward the rest."""
-        request_id = secrets.token_hex(8)
+        request_id = self._request_ids.next()
         accept = request.headers.get("Accept", "")
         if request.method == "CONNECT":
             return error_response(421, "Misdirected Request", "Guidegate is a reverse proxy and does not open tunnels.", accept, request_id)
@@ -184,6 +186,17 @@ class Gateway:
         view = client_view(request.headers, request.remote, request.scheme, self.config.trusted_proxies)
         exchange = Exchange(request=request, route=route, view=view, request_id=request_id)
         return await self.forwarder.forward(exchange)
+
+
+class RequestIds:
+    """Unique request ids without a system call each: a random per-process prefix and a counter."""
+
+    def __init__(self) -> None:
+        self._prefix = secrets.token_hex(4)
+        self._counter = itertools.count(1)
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._counter):08x}"
 
 
 def _rule_status(rules: RuleWatcher) -> dict[str, object]:

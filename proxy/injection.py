@@ -46,9 +46,9 @@ class CountingRewriter:
         tail = self._rewriter.finish()
         outcome = self._rewriter.outcome or "unknown"
         if outcome == "injected":
-            self._metrics.injections.labels(self._app).inc()
+            self._metrics.child(self._metrics.injections, self._app).inc()
         else:
-            self._metrics.injection_skips.labels(self._app, outcome).inc()
+            self._metrics.child(self._metrics.injection_skips, self._app, outcome).inc()
         return tail
 
 
@@ -108,7 +108,7 @@ class Injector:
         location = RuntimeLocation(origin, self._config.prefix, self.runtime_version)
         decision = decide(exchange.request.method, exchange.upstream_headers, upstream.status, headers, app.inject, runtime=location)
         if not decision.inject:
-            self._metrics.injection_skips.labels(app.name, decision.reason).inc()
+            self._metrics.child(self._metrics.injection_skips, app.name, decision.reason).inc()
             return None
 
         def snippet(nonce: str | None) -> bytes:
