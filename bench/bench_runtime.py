@@ -1,10 +1,10 @@
 """Browser runtime benchmark: its gzipped size, and the main-thread time it adds to a page load in headless Chromium.
 
 Run alone with `.venv/bin/python -m bench.bench_runtime [--loads N]`; `run()` returns the figures as a
-dict for the harness. Each load opens a new tab in one browser context (so the runtime files come
-from the HTTP cache after the first load, as for a returning user), waits a fixed time after the
-load event, and reads the renderer's TaskDuration and ScriptDuration through the Chrome
-DevTools Protocol (`Performance.getMetrics`). Loads of the page with and without the script tag
+dict for the harness. Each load opens a new tab in one browser context, so the runtime files come
+from the HTTP cache after the first load, as for a returning user. It waits a fixed time after the
+load event and reads the renderer's TaskDuration and ScriptDuration through the Chrome DevTools
+Protocol (`Performance.getMetrics`). Loads of the page with and without the script tag
 alternate, and the figures are medians, so a slow moment of the machine hits both alike.
 """
 
@@ -42,7 +42,7 @@ TARGET_MS = 50.0
 """Main-thread time the runtime may add to a page load, in milliseconds."""
 BUDGET_BYTES = 25 * 1024
 """Gzipped size of the runtime's script and stylesheet together, at most."""
-SETTLE_MS = 1500
+SETTLE_MS = 1000
 """Time from the load event to reading the metrics; the runtime has shown its guides well before."""
 
 WALKTHROUGH = """
@@ -84,7 +84,7 @@ help launcher shows; the banner moves the page down, which costs one layout of t
 
 
 def legacy_page(snippet: str) -> str:
-    """A legacy-style order page: a form of 40 fields and a table of 300 rows, about 60 KB."""
+    """Return a legacy-style order page of about 60 KB: a form of 40 fields and a table of 300 rows."""
     fields = "\n".join(
         f'<tr><td><label for="f{index}">Field {index}</label></td><td><input id="f{index}" name="f{index}" value="v{index}"></td></tr>'
         for index in range(40)
@@ -168,9 +168,9 @@ class Site:
 async def measure_load(context: BrowserContext, url: str, expect: str | None) -> dict[str, float]:
     """Load `url` in a new tab and return the renderer's main-thread task and script time in ms.
 
-    Nothing of Playwright runs in the page before the metrics are read (its selector engine and
-    polling are scripts on the same main thread): the load waits a fixed SETTLE_MS, and only then
-    does a check confirm that the runtime shows the `expect` selector in its shadow root.
+    Nothing of Playwright runs in the page before the metrics are read, because its selector engine
+    and polling are scripts on the same main thread. So the load waits a fixed SETTLE_MS, and only
+    then does a check confirm that the runtime shows the `expect` selector in its shadow root.
     Raises RuntimeError if it does not.
     """
     page = await context.new_page()

@@ -18,7 +18,7 @@
   const SRC = new URL(SCRIPT.src, location.href);
   const RUNTIME_DIR = SRC.pathname.lastIndexOf('/runtime/');
   if (RUNTIME_DIR < 0) return;
-  // Same origin as the page whatever the tag says, so nothing is ever sent elsewhere.
+  // The page's own origin, whatever origin the tag names, so nothing is ever sent elsewhere.
   const BASE = location.origin + SRC.pathname.slice(0, RUNTIME_DIR + 1);
   const CSS_URL = location.origin + SRC.pathname.replace(/\.js$/, '.css');
   const VERSION = SRC.pathname.slice(RUNTIME_DIR + 9).split('/')[0];
@@ -127,17 +127,17 @@
     },
   };
 
-  // The user's languages, most wanted first: the browser's, then the page's own (the app's user language).
+  // The user's languages in order of preference: the browser's, then the page's own (the app's user language).
   const PREFERRED = [...(navigator.languages || [navigator.language || '']), D.documentElement.lang || '']
     .filter(Boolean).map((tag) => tag.toLowerCase());
 
   // Choose the best of `available` locale tags for this user, else `fallback`.
   function chooseLocale(available, fallback) {
     const lower = available.map((tag) => tag.toLowerCase());
-    for (const wanted of PREFERRED) {
-      const exact = lower.indexOf(wanted);
+    for (const preferred of PREFERRED) {
+      const exact = lower.indexOf(preferred);
       if (exact >= 0) return available[exact];
-      const primary = wanted.split('-')[0];
+      const primary = preferred.split('-')[0];
       const partial = lower.findIndex((tag) => tag.split('-')[0] === primary);
       if (partial >= 0) return available[partial];
     }
@@ -366,7 +366,7 @@
   function findTarget(target) {
     const doc = targetDocument(target);
     if (!doc) return null;
-    const wanted = target.text ? norm(target.text) : '';
+    const expectedText = target.text ? norm(target.text) : '';
     for (const selector of target.selectors || []) {
       let found;
       try {
@@ -374,7 +374,7 @@
       } catch (error) {
         continue; // a selector this browser does not support
       }
-      for (const el of found) if (visible(el) && (!wanted || textOf(el).includes(wanted))) return el;
+      for (const el of found) if (visible(el) && (!expectedText || textOf(el).includes(expectedText))) return el;
     }
     return null;
   }
@@ -440,6 +440,13 @@
   };
   const layers = new WeakMap();
 
+  // The nonce on the runtime's tag in `doc`. Guidegate only injects into a page whose policy lets
+  // that nonce load the runtime's stylesheet as well, when a nonce is needed at all.
+  function nonceOf(doc) {
+    const tag = doc.querySelector('script[data-guidegate-app]');
+    return (tag && tag.nonce) || null;
+  }
+
   // The shadow root UI of a document (this one, or a same-origin frame's), created on first use.
   // Page CSS cannot reach inside it; the host's own styles are set inline with !important.
   function layer(doc) {
@@ -448,7 +455,7 @@
       const host = doc.createElement('guidegate-ui');
       for (const name in HOST_STYLE) host.style.setProperty(name, HOST_STYLE[name], 'important');
       const root = host.attachShadow({ mode: 'open' });
-      const sheet = h('link', { rel: 'stylesheet', href: CSS_URL });
+      const sheet = h('link', { rel: 'stylesheet', href: CSS_URL, nonce: nonceOf(doc) });
       const box = h('div', { class: 'gg-root' });
       root.append(sheet, box);
       const ready = new Promise((resolve) => {
@@ -504,6 +511,7 @@
     const width = card.offsetWidth;
     const height = card.offsetHeight;
     const gap = 12;
+
     const room = {
       bottom: view.height - rect.bottom - gap, top: rect.top - gap,
       right: view.width - rect.right - gap, left: rect.left - gap,
@@ -517,6 +525,7 @@
       : ['bottom', 'top', start, end];
     let side = order.find((candidate) => room[candidate] >= need[candidate]);
     if (!side) side = order.reduce((best, candidate) => (room[candidate] > room[best] ? candidate : best));
+
     let x;
     let y;
     if (side === 'bottom' || side === 'top') {
@@ -528,6 +537,7 @@
     }
     x = clamp(x, 8, Math.max(8, view.width - width - 8));
     y = clamp(y, 8, Math.max(8, view.height - height - 8));
+
     card.style.setProperty('left', Math.round(x) + 'px');
     card.style.setProperty('top', Math.round(y) + 'px');
     card.dataset.side = side;
@@ -618,6 +628,7 @@
       'aria-modal': options.modal ? 'true' : null, 'aria-labelledby': id + 't', 'aria-describedby': id + 'b',
       dir: isRtl(locale) ? 'rtl' : 'ltr', lang: locale,
     });
+
     const head = h('div', { class: 'gg-head' }, h('h2', { id: id + 't', class: 'gg-title' }, options.title || ''));
     if (options.onClose) {
       head.append(h('button', { type: 'button', class: 'gg-x', 'aria-label': say(locale, 'close'), onclick: options.onClose }, '\u00d7'));
@@ -630,6 +641,7 @@
       h('button', { type: 'button', class: button.primary ? 'gg-primary' : 'gg-secondary', onclick: button.action }, button.label));
     if (buttons.length) box.append(h('div', { class: 'gg-actions' }, buttons));
     if (options.arrow) box.append(h('div', { class: 'gg-arrow', 'aria-hidden': 'true' }));
+
     box.addEventListener('keydown', (event) => {
       if (event.key === 'Escape' && options.onClose) {
         event.stopPropagation();
@@ -647,6 +659,7 @@
         }
       } else if (options.onKey) options.onKey(event);
     });
+
     box.primary = buttons.find((button) => button.className === 'gg-primary') || null;
     return box;
   }
@@ -673,10 +686,10 @@
 
   let current = null; // the walkthrough, announcement or hotspot card now showing in this window
 
-  function walkthrough(guide, how, from) {
+  function walkthrough(guide, trigger, from) {
     return new Promise((done) => {
       const steps = guide.steps || [];
-      const here = new Set(guide.steps_here || steps.map((step, index) => index));
+      const stepsHere = new Set(guide.steps_here || steps.map((step, index) => index));
       const locale = guideLocale(guide);
       const rtl = isRtl(locale);
       const returnTo = pageFocus();
@@ -727,7 +740,7 @@
       }
 
       function back() {
-        if (index > 0 && here.has(index - 1)) show(index - 1);
+        if (index > 0 && stepsHere.has(index - 1)) show(index - 1);
       }
 
       async function show(at) {
@@ -735,7 +748,7 @@
         if (stopped) return;
         if (at >= steps.length) return end('completed');
         index = at;
-        if (!here.has(at)) {
+        if (!stepsHere.has(at)) {
           // The step shows on another page: keep the state and wait for that page.
           setState(guide.id, { status: 'active', step: at });
           if (previewing) sessionSet('preview', { id: guide.id, step: at });
@@ -744,9 +757,11 @@
           restoreFocus(returnTo);
           return done();
         }
+
         const step = steps[at];
         if (stateOf(guide.id).step !== at || stateOf(guide.id).status !== 'active') setState(guide.id, { status: 'active', step: at });
         if (previewing) sessionSet('preview', { id: guide.id, step: at });
+
         let target = null;
         if (step.target) {
           target = await waitFor(() => findTarget(step.target), waitMs(step.target));
@@ -757,6 +772,7 @@
             return step.on_missing === 'end' ? end('ended') : show(at + 1);
           }
         }
+
         const ui = layer(target ? target.ownerDocument : uiDocument(W));
         await ui.ready;
         if (stopped) return;
@@ -768,9 +784,10 @@
         const last = at === steps.length - 1;
         const mode = step.advance || 'button';
         const buttons = [];
-        if (at > 0 && here.has(at - 1)) buttons.push({ label: say(locale, 'back'), action: back });
+        if (at > 0 && stepsHere.has(at - 1)) buttons.push({ label: say(locale, 'back'), action: back });
         if (mode === 'button') buttons.push({ label: say(locale, last ? 'done' : 'next'), action: next, primary: true });
-        const hint = mode === 'click' ? say(locale, 'click') : mode === 'change' ? say(locale, 'change') : mode === 'page' ? say(locale, 'page') : '';
+        const hint = { click: say(locale, 'click'), change: say(locale, 'change'), page: say(locale, 'page') }[mode] || '';
+
         box = card({
           locale, title: pick(step.title, locale, guide.locale) || pick(guide.title, locale, guide.locale),
           body: pick(step.body, locale, guide.locale), hint, buttons, arrow: Boolean(target),
@@ -792,6 +809,7 @@
         box.dataset.guide = guide.id;
         box.dataset.step = String(at + 1);
         ui.box.append(box);
+
         if (target) {
           ring = h('div', { class: 'gg-ring', 'aria-hidden': 'true' });
           ui.box.append(ring);
@@ -805,6 +823,7 @@
           }, [target, box]);
           listen(target, mode);
         }
+
         if (target && (mode === 'click' || mode === 'change') && target.matches('input, select, textarea, button, a[href], [tabindex]')) {
           target.focus({ preventScroll: true });
         } else focusInto(box);
@@ -823,9 +842,9 @@
         });
       }
 
-      if (how !== 'resume') {
+      if (trigger !== 'resume') {
         setState(guide.id, { status: 'active', step: from, shown: true, dismissed: false });
-        track('guide_shown', { guide: guide.id, trigger: how, locale, revision: guide.revision });
+        track('guide_shown', { guide: guide.id, trigger, locale, revision: guide.revision });
       }
       show(from);
     });
@@ -833,7 +852,7 @@
 
   /* ---------- announcements ---------- */
 
-  function announcement(guide, how) {
+  function announcement(guide, trigger) {
     return new Promise((done) => {
       const locale = guideLocale(guide);
       const returnTo = pageFocus();
@@ -871,7 +890,7 @@
         ui.box.append(backdrop);
         focusInto(box);
         setState(guide.id, { shown: true });
-        track('guide_shown', { guide: guide.id, trigger: how, locale, revision: guide.revision });
+        track('guide_shown', { guide: guide.id, trigger, locale, revision: guide.revision });
       });
     });
   }
@@ -901,7 +920,7 @@
     }
   }
 
-  function banner(guide, how) {
+  function banner(guide, trigger) {
     if (banners[guide.id]) return;
     const locale = guideLocale(guide);
     const ui = layer(uiDocument(W));
@@ -929,7 +948,7 @@
       ui.box.append(bar);
       makeRoom(ui);
       setState(guide.id, { shown: true });
-      track('guide_shown', { guide: guide.id, trigger: how, locale, revision: guide.revision });
+      track('guide_shown', { guide: guide.id, trigger, locale, revision: guide.revision });
     });
   }
 
@@ -938,13 +957,18 @@
   const markers = {};
 
   // Put the marker of a tip or hotspot beside its target; `open` shows its text at once (help-menu start).
-  async function marker(guide, how, open) {
+  async function marker(guide, trigger, open) {
     if (markers[guide.id]) {
       if (open) markers[guide.id].open();
       return;
     }
+    // A placeholder while the target is awaited, so that a second start neither adds a marker nor is lost.
+    let openWhenReady = open;
+    markers[guide.id] = { open: () => (openWhenReady = true), remove: () => {} };
+
     const target = await waitFor(() => findTarget(guide.target || {}), waitMs(guide.target));
     if (!target) {
+      delete markers[guide.id];
       track('target_missing', { guide: guide.id, selector: selectorsText(guide.target || {}) });
       return;
     }
@@ -970,7 +994,7 @@
       if (counted) return;
       counted = true;
       setState(guide.id, { shown: true });
-      track('guide_shown', { guide: guide.id, trigger: how, locale, revision: guide.revision });
+      track('guide_shown', { guide: guide.id, trigger, locale, revision: guide.revision });
     };
 
     const remove = () => {
@@ -1068,13 +1092,21 @@
       const shown = target.isConnected && onScreen(rect, target.ownerDocument);
       button.classList.toggle('gg-hidden', !shown);
       const size = button.offsetWidth || 20;
-      const x = hotspot ? (rtl ? rect.left - size / 2 : rect.right - size / 2) : (rtl ? rect.left - size - 4 : rect.right + 4);
-      const y = hotspot ? rect.top - size / 2 : rect.top + rect.height / 2 - size / 2;
+      // A hotspot sits centred on the target's top corner, a tip marker just after its end edge.
+      let x;
+      let y;
+      if (hotspot) {
+        x = (rtl ? rect.left : rect.right) - size / 2;
+        y = rect.top - size / 2;
+      } else {
+        x = rtl ? rect.left - size - 4 : rect.right + 4;
+        y = rect.top + rect.height / 2 - size / 2;
+      }
       position(button, x, y);
       if (popup) place(popup, rect, guide.placement, rtl);
     }, [target]));
     markers[guide.id] = { open: () => show(true), remove };
-    if (open) show(true);
+    if (openWhenReady) show(true);
   }
 
   /* ---------- checklists ---------- */
@@ -1195,7 +1227,8 @@
       const found = [];
       for (const runtime of hub.runtimes) {
         for (const guide of runtime.guides()) {
-          if (seen.has(guide.id) || guide.help_menu === false) continue;
+          // A walkthrough that only continues on this page cannot start here.
+          if (seen.has(guide.id) || guide.help_menu === false || guide.starts_here === false) continue;
           seen.add(guide.id);
           found.push({ guide, runtime });
         }
@@ -1261,6 +1294,7 @@
       const search = h('input', { type: 'search', class: 'gg-search', 'aria-label': say(locale, 'search'), placeholder: say(locale, 'search'), maxlength: '200' });
       list = h('ul', { class: 'gg-list', 'aria-label': say(locale, 'guides') });
       status = h('p', { class: 'gg-status', role: 'status' });
+
       const actions = [h('button', {
         type: 'button', class: 'gg-secondary',
         onclick: () => {
@@ -1273,11 +1307,13 @@
       }
       panel = card({ locale, className: 'gg-menu' + (rtl ? ' gg-rtl' : ''), title: say(locale, 'help'), body: '', onClose: () => close(true) });
       panel.querySelector('.gg-body').append(search, list, h('div', { class: 'gg-actions' }, actions), status);
+
       search.addEventListener('input', () => {
         renderList(search.value);
         clearTimeout(searchTimer);
         searchTimer = setTimeout(recordSearch, 1200);
       });
+
       renderList('');
       ui.box.append(panel);
       launcher.setAttribute('aria-expanded', 'true');
@@ -1321,10 +1357,10 @@
   }
 
   // Show a checklist: in the help menu when this window has one, else as a card of its own.
-  function checklist(guide, runtime, how) {
+  function checklist(guide, runtime, trigger) {
     return new Promise((done) => {
       setState(guide.id, { shown: true });
-      track('guide_shown', { guide: guide.id, trigger: how });
+      track('guide_shown', { guide: guide.id, trigger });
       sessionSet('checklist.' + guide.id, true);
       if (runtime.hub && runtime.hub.menu) {
         runtime.hub.menu.open(guide.id);
@@ -1516,7 +1552,7 @@
     },
     admin: () => Boolean(runtime.config && runtime.config.admin),
     track: (kind, fields) => track(kind, fields),
-    start: (id, how) => startGuide(id, how || 'help_menu'),
+    start: (id, trigger) => startGuide(id, trigger || 'help_menu'),
   };
 
   function guideById(id) {
@@ -1524,35 +1560,35 @@
   }
 
   function firstStepHere(guide) {
-    const here = guide.steps_here && guide.steps_here.length ? guide.steps_here : [0];
-    return Math.min(...here);
+    const indexes = guide.steps_here && guide.steps_here.length ? guide.steps_here : [0];
+    return Math.min(...indexes);
   }
 
   // Show one guide now; resolves when it no longer needs the screen (banners, tips at once).
-  async function launch(guide, how, from) {
-    if (!(await conditionsMet(guide)) && how !== 'help_menu' && how !== 'preview') return;
+  async function launch(guide, trigger, from) {
+    if (!(await conditionsMet(guide)) && trigger !== 'help_menu' && trigger !== 'preview') return;
     switch (guide.kind) {
       case 'walkthrough':
-        return walkthrough(guide, how, from === undefined ? firstStepHere(guide) : from);
+        return walkthrough(guide, trigger, from === undefined ? firstStepHere(guide) : from);
       case 'announcement':
-        return announcement(guide, how);
+        return announcement(guide, trigger);
       case 'checklist':
-        return checklist(guide, runtime, how);
+        return checklist(guide, runtime, trigger);
       case 'banner':
-        return banner(guide, how);
+        return banner(guide, trigger);
       case 'tip':
       case 'hotspot':
-        return marker(guide, how, how === 'help_menu' || how === 'checklist' || how === 'preview');
+        return marker(guide, trigger, trigger === 'help_menu' || trigger === 'checklist' || trigger === 'preview');
       default:
         return undefined;
     }
   }
 
-  function startGuide(id, how) {
+  function startGuide(id, trigger) {
     const guide = guideById(id);
     if (!guide) return false;
     if (current) current.stop();
-    launch(guide, how);
+    launch(guide, trigger);
     return true;
   }
 
@@ -1597,7 +1633,7 @@
       if (guide.kind === 'walkthrough') {
         const point = resumePoint(guide);
         if (point.at >= 0) {
-          queue.push({ guide, how: 'resume', from: point.at, advanced: point.advanced, first: true });
+          queue.push({ guide, trigger: 'resume', from: point.at, advanced: point.advanced, first: true });
           continue;
         }
       }
@@ -1605,20 +1641,20 @@
       if (guide.kind === 'tip' || guide.kind === 'hotspot') launch(guide, guide.trigger.mode);
       else if (guide.kind === 'banner') launch(guide, guide.trigger.mode);
       else if (guide.kind === 'checklist') {
-        if (!sessionGet('checklist.' + guide.id) && (guide.items || []).some((item) => !item.done)) queue.push({ guide, how: guide.trigger.mode });
-      } else queue.push({ guide, how: guide.trigger.mode });
+        if (!sessionGet('checklist.' + guide.id) && (guide.items || []).some((item) => !item.done)) queue.push({ guide, trigger: guide.trigger.mode });
+      } else queue.push({ guide, trigger: guide.trigger.mode });
     }
     // Walkthroughs in progress go first, then the others in priority order.
     queue.sort((a, b) => (b.first ? 1 : 0) - (a.first ? 1 : 0));
     for (const entry of queue) {
       runtime.hub.acquire(runtime, () => {
         if (entry.advanced !== undefined) track('guide_step_completed', { guide: entry.guide.id, step: entry.advanced + 1 });
-        if (entry.how === 'resume' && entry.from >= (entry.guide.steps || []).length) {
+        if (entry.trigger === 'resume' && entry.from >= (entry.guide.steps || []).length) {
           track('guide_completed', { guide: entry.guide.id, revision: entry.guide.revision });
           setState(entry.guide.id, { status: 'completed', step: entry.from - 1 });
           return undefined;
         }
-        return launch(entry.guide, entry.how, entry.from);
+        return launch(entry.guide, entry.trigger, entry.from);
       });
     }
   }
@@ -1629,7 +1665,8 @@
     states[guide.id] = Object.assign({}, NEW_STATE);
     const saved = sessionGet('preview');
     const from = saved && saved.id === guide.id && !QUERY.get('guidegate-preview') ? saved.step : undefined;
-    sessionSet('preview', { id: guide.id, step: from || 0 });
+    // Only a walkthrough carries its preview over to the next pages; other kinds show once.
+    sessionSet('preview', guide.kind === 'walkthrough' ? { id: guide.id, step: from || 0 } : null);
     runtime.hub.acquire(runtime, () => launch(guide, 'preview', from));
   }
 
@@ -1647,9 +1684,9 @@
   }
 
   async function start() {
-    const wantedPreview = QUERY.get('guidegate-preview') || (sessionGet('preview') || {}).id || '';
-    const params = { url: pageUrl(), frame: W.name || '' };
-    if (wantedPreview) params.preview = wantedPreview;
+    const requestedPreview = QUERY.get('guidegate-preview') || (sessionGet('preview') || {}).id || '';
+    const params = { url: pageUrl(), frame: (W.name || '').slice(0, 200) };
+    if (requestedPreview) params.preview = requestedPreview;
     const configPromise = fetch(endpoint('config', params), { credentials: 'same-origin', cache: 'no-store' })
       .then((response) => (response.ok ? response.json() : null))
       .catch(() => null);
@@ -1671,9 +1708,9 @@
     runtime.config = config;
     loadStates(config.state);
     hub.register(runtime);
-    if (wantedPreview && !config.preview) {
+    if (requestedPreview && !config.preview) {
       sessionSet('preview', null);
-      if (QUERY.get('guidegate-preview')) console.warn('Guidegate: the preview of %s needs admin rights', wantedPreview);
+      if (QUERY.get('guidegate-preview')) console.warn('Guidegate: the preview of %s needs admin rights', requestedPreview);
     }
     if (config.preview) runPreview(config);
     else run(config);

@@ -134,6 +134,8 @@ CSP_BODY = b"""<!DOCTYPE html>
 <body><p>Protected content.</p></body></html>
 """
 
+META_POLICY = b"""<meta http-equiv="Content-Security-Policy" content="default-src 'none'">"""
+
 FRAGMENT = b"""<tr><td>4713</td><td>Initech</td><td>99.00</td></tr>
 """
 
@@ -165,6 +167,15 @@ def legacy_pages(trap_port: int) -> dict[str, LegacyPage]:
         "/csp/own.js": LegacyPage(b'window.pageScript = "ran";\n', "application/javascript"),
         "/csp/nonce.html": LegacyPage(CSP_BODY % nonce_script, headers=(("Content-Security-Policy", "script-src 'nonce-abc'"),)),
         "/csp/none.html": LegacyPage(CSP_BODY % b"", headers=(("Content-Security-Policy", "script-src 'none'"),)),
+        "/csp/default-self.html": LegacyPage(CSP_BODY % own_script, headers=(("Content-Security-Policy", "default-src 'self'"),)),
+        "/csp/nonce-style.html": LegacyPage(
+            CSP_BODY % nonce_script, headers=(("Content-Security-Policy", "script-src 'nonce-abc'; style-src 'nonce-abc'"),)
+        ),
+        "/csp/strict-dynamic.html": LegacyPage(
+            CSP_BODY % nonce_script,
+            headers=(("Content-Security-Policy", "script-src 'nonce-abc' 'strict-dynamic'; object-src 'none'; base-uri 'none'"),),
+        ),
+        "/csp/meta-none.html": LegacyPage(CSP_BODY % META_POLICY),
         "/base/index.html": LegacyPage(base_page(trap_port)),
         "/fragment.html": LegacyPage(FRAGMENT),
     }
@@ -172,7 +183,7 @@ def legacy_pages(trap_port: int) -> dict[str, LegacyPage]:
 
 @dataclass
 class LegacySite:
-    """The upstream: serves `pages`, gzip-compressed when `gzip_paths` holds the path, in small chunks."""
+    """The upstream: serves `pages`, gzip-compressed when `gzip_paths` contains the path, in small chunks."""
 
     pages: dict[str, LegacyPage]
     gzip_paths: set[str] = field(default_factory=set)

@@ -160,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     # SIGTERM (from a test that is done with the tracker) stops it like Ctrl-C, with the clean-up below.
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
     web_url = arguments.proxy_url if arguments.proxy_url.endswith("/") else arguments.proxy_url + "/"
     temporary = arguments.home is None

@@ -81,7 +81,9 @@ apps:
     samples = await scrape(proxy)
 
     assert (reloaded, rejected, posted, invalid_status) == (True, False, {"accepted": 3, "dropped": 2}, 400)
-    assert first_load is not None and good_load is not None and good_load >= first_load
+    assert first_load is not None
+    assert good_load is not None
+    assert good_load >= first_load
     assert pick(
         samples,
         "guidegate_rules_loaded",

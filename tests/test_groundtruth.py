@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import hashlib
+import hmac
 import json
 import statistics
 import time
@@ -116,7 +118,13 @@ async def completion_seconds(proxy: Running) -> dict[str, float]:
         first.setdefault(event.visitor, event.time)
         if event.step == "confirm":
             done[event.visitor] = event.time - first[event.visitor]
-    return done
+    users = {visitor_id(user): user for user in VISITORS}
+    return {users[visitor]: value for visitor, value in done.items()}
+
+
+def visitor_id(user: str) -> str:
+    """The visitor id of a known user: 'u-' and the first 32 hex digits of HMAC-SHA256(secret, 'user' NUL name)."""
+    return "u-" + hmac.new(SECRET.encode(), b"user\x00" + user.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def funnel(role: str | None, counts: tuple[int, ...], durations: list[float], steps: list[tuple[str, int, int, int, int]]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -20,13 +21,15 @@ from prometheus_client.parser import text_string_to_metric_families
 from proxy.config import load_config
 from proxy.server import create_app
 from tests.browser import chromium
-from tests.legacy_site import LATIN_TEXT, PRESCAN_META_OFFSET, LegacySite, Trap, legacy_pages
+from tests.legacy_site import LATIN_TEXT, LegacyPage, LegacySite, Trap, legacy_pages
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.browser]
 
 APP = "legacy"
 CONFIG_PATH = "/__guidegate/config"
-RUNTIME_TAG = re.compile(r'<script [^>]*data-guidegate-app="legacy"[^>]*></script>')
+RUNTIME_TAG = re.compile(rb'<script [^>]*data-guidegate-app="legacy"[^>]*></script>')
+CHARSET_META = re.compile(rb"<meta[^>]*charset[^>]*>", re.IGNORECASE)
+PRESCAN_BYTES = 1024
 
 SNAPSHOT = """() => {
   const root = document.documentElement.cloneNode(true);
@@ -53,14 +56,18 @@ SNAPSHOT = """() => {
 """The page's own text and parse state, then the runtime's tags and whether it started, for one document.
 
 The runtime's UI host (`guidegate-ui`) is removed from the copy whose text is compared; its shadow
-root holds the UI text, which textContent never includes anyway."""
+root contains the UI text, which textContent never includes anyway."""
 
 PAGE_FIELDS = ("text", "innerText", "title", "paragraph", "characterSet", "compatMode", "contentType", "parserErrors", "pageScript")
 """Snapshot fields that describe the page itself, which must be the same through the proxy as directly."""
 
 
 async def serve(application: web.Application) -> tuple[web.AppRunner, str]:
-    """Start an aiohttp application on a free loopback port; return its runner and base URL."""
+    """Start an aiohttp application on a free loopback port; return its runner and base URL.
+
+    The shared start_upstream and start_proxy fixtures run on each test's own event loop, while the
+    browser here lives on the module's loop, which every server of these tests must share.
+    """
     runner = web.AppRunner(application, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -182,6 +189,29 @@ async def snapshots(page: Page, *, runtime: bool) -> dict[str, dict[str, Any]]:
     return found
 
 
+STYLESHEET_STATE = """() => {
+  const host = document.querySelector('guidegate-ui');
+  if (!host) return 'no-ui';
+  const link = host.shadowRoot.querySelector('link[rel=stylesheet]');
+  try {
+    return link && link.sheet && link.sheet.cssRules.length > 0 ? 'applied' : 'pending';
+  } catch (error) {
+    return 'blocked';  // a sheet that Content-Security-Policy blocked has no readable rules
+  }
+}"""
+
+
+async def stylesheet_applied(page: Page, timeout: float = 5.0) -> bool:
+    """Wait until the runtime's UI host, in whichever document shows it, has its stylesheet applied."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        for frame in page.frames:
+            if await frame.evaluate(STYLESHEET_STATE) == "applied":
+                return True
+        await asyncio.sleep(0.05)
+    return False
+
+
 def page_view(snapshot: dict[str, Any]) -> dict[str, Any]:
     return {name: snapshot[name] for name in PAGE_FIELDS}
 
@@ -210,9 +240,11 @@ INJECTED_CASES = [
     pytest.param(("/xhtml/index.xhtml",), (), {"contentType": "application/xhtml+xml"}, {}, id="xhtml"),
     pytest.param(("/xhtml/index.xhtml",), ("/xhtml/index.xhtml",), {"contentType": "application/xhtml+xml"}, {}, id="xhtml-gzip"),
     pytest.param(("/bare/report.html",), (), {"compatMode": "BackCompat"}, {}, id="no-html-head-body"),
-    pytest.param(("/bare/report.html",), ("/bare/report.html",), {"compatMode": "BackCompat"}, {}, id="no-html-head-body-gzip"),
     pytest.param(("/csp/self.html",), (), {"pageScript": "ran"}, {"not_html": 1}, id="csp-self"),
     pytest.param(("/csp/nonce.html",), (), {"pageScript": "ran", "tagNonce": "abc"}, {}, id="csp-nonce"),
+    pytest.param(("/csp/default-self.html",), (), {"pageScript": "ran"}, {"not_html": 1}, id="csp-default-self"),
+    pytest.param(("/csp/nonce-style.html",), (), {"pageScript": "ran", "tagNonce": "abc"}, {}, id="csp-nonce-style"),
+    pytest.param(("/csp/strict-dynamic.html",), (), {"pageScript": "ran", "tagNonce": "abc"}, {}, id="csp-strict-dynamic"),
     pytest.param(("/base/index.html",), (), {}, {}, id="base-href-elsewhere"),
 ]
 """Documents of a page (the first is the one navigated to), paths served gzip-compressed, exact snapshot
@@ -248,6 +280,10 @@ async def test_runtime_once_per_document(
     main = through_proxy[documents[0]]
     for name, value in expected.items():
         assert main[name] == value, name
+    assert await stylesheet_applied(proxied.page)
+    assert sorted(proxied.documents) == sorted(documents)
+    for document in documents:
+        await check_received(proxied.documents[document], stage.site.pages[document], document in gzip_paths)
     assert proxied.config_fetches() == Counter(documents)
     assert {urlsplit(request.url).netloc for request in proxied.requests} == {urlsplit(stage.proxy).netloc}
     assert proxied.errors == []
@@ -255,43 +291,24 @@ async def test_runtime_once_per_document(
     assert await stage.injection_counts() == (len(documents), skips)
 
 
-@pytest.mark.parametrize(
-    ("documents", "gzip_paths"),
-    [
-        pytest.param(FRAMES, (), id="frameset"),
-        pytest.param(("/latin/index.html",), ("/latin/index.html",), id="windows-1252-gzip"),
-        pytest.param(("/xhtml/index.xhtml",), (), id="xhtml"),
-        pytest.param(("/bare/report.html",), (), id="no-html-head-body"),
-    ],
-)
-async def test_document_unchanged_outside_tag(
-    stage: Stage, context: BrowserContext, documents: tuple[str, ...], gzip_paths: tuple[str, ...]
-) -> None:
-    stage.site.gzip_paths.update(gzip_paths)
+async def check_received(response: Response, upstream: LegacyPage, compressed: bool) -> None:
+    """Check that a document came with one runtime tag and every other byte as the upstream wrote it.
 
-    proxied = await visit(context, stage.proxy + documents[0])
-    await snapshots(proxied.page, runtime=True)
-
-    assert sorted(proxied.documents) == sorted(documents)
-    for document in documents:
-        response = proxied.documents[document]
-        # Chromium hands out a text body converted to UTF-8, so the text is compared, not the bytes.
-        received = (await response.body()).decode("utf-8")
-        assert len(RUNTIME_TAG.findall(received)) == 1, document
-        assert RUNTIME_TAG.sub("", received) == stage.site.pages[document].text, document
-        coding = (await response.all_headers()).get("content-encoding")
-        assert coding == ("gzip" if document in gzip_paths else None), document
-
-
-async def test_prescan_meta_kept_in_window(stage: Stage, context: BrowserContext) -> None:
-    # Chromium finds a <meta> charset past byte 1024 as long as it is in the head, so only the body
-    # shows whether the tag pushed the declaration out of the window that the standard prescans.
-    # Everything before the <meta> is ASCII, so its offset in the text is its byte offset.
-    proxied = await visit(context, stage.proxy + "/latin/index.html")
-    received = (await proxied.documents["/latin/index.html"].body()).decode("utf-8")
-
-    assert received.index("<META") == PRESCAN_META_OFFSET
-    assert received.index('data-guidegate-app="legacy"') > received.index("charset=windows-1252")
+    Chromium hands out a text body converted to UTF-8; encoding it back with the page's codec
+    gives the bytes it received, because these pages' codecs map bytes to text one to one.
+    """
+    received = (await response.body()).decode("utf-8").encode(upstream.codec)
+    assert len(RUNTIME_TAG.findall(received)) == 1, response.url
+    assert RUNTIME_TAG.sub(b"", received) == upstream.body, response.url
+    coding = (await response.all_headers()).get("content-encoding")
+    assert coding == ("gzip" if compressed else None), response.url
+    # Chromium (156) finds a <meta> charset past byte 1024 as long as it is in the head, so only
+    # the bytes show whether the tag pushed it out of the 1024 bytes that the standard prescans.
+    declared = CHARSET_META.search(upstream.body)
+    if declared is not None and declared.end() <= PRESCAN_BYTES:
+        moved = CHARSET_META.search(received)
+        assert moved is not None, response.url
+        assert moved.end() <= PRESCAN_BYTES, response.url
 
 
 async def test_csp_none_skipped(stage: Stage, context: BrowserContext) -> None:
@@ -305,6 +322,19 @@ async def test_csp_none_skipped(stage: Stage, context: BrowserContext) -> None:
     assert await proxied.documents["/csp/none.html"].body() == stage.site.pages["/csp/none.html"].body
     assert proxied.config_fetches() == Counter()
     assert proxied.errors == []
+    assert await stage.injection_counts() == (0, {"csp_blocks": 1})
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the splicer only evaluates <meta> policies that precede the tag, but a <meta> policy later in the "
+    "head still blocks the runtime's config fetch and stylesheet, so the runtime loads and cannot work",
+)
+async def test_meta_csp_after_tag(stage: Stage, context: BrowserContext) -> None:
+    proxied = await visit(context, stage.proxy + "/csp/meta-none.html")
+    seen = (await snapshots(proxied.page, runtime=False))["/csp/meta-none.html"]
+
+    assert seen["tags"] == 0
     assert await stage.injection_counts() == (0, {"csp_blocks": 1})
 
 
@@ -332,7 +362,6 @@ async def test_script_fetch_not_injected(
 ) -> None:
     stage.site.gzip_paths.update(gzip_paths)
     proxied = await visit(context, stage.proxy + "/bare/report.html")
-    await started(proxied.page.main_frame)
 
     fetched = await proxied.page.evaluate(script, path)
 

@@ -123,7 +123,7 @@ class UrlencodedReader(FormReader):
             raw_name, separator, raw_value = bytes(self._pair).partition(b"=")
             name = unquote_plus(raw_name.decode("latin-1"))[:MAX_NAME_BYTES]
             if self._overflow:
-                # The pair was cut: drop an escape cut in half; the value is cut to its limit below.
+                # The pair was cut, possibly inside an escape, so drop a partial escape. cut_value then cuts the value to its limit.
                 raw_value = _PARTIAL_ESCAPE.sub(b"", raw_value)
             value = cut_value(unquote_to_bytes(raw_value.replace(b"+", b" "))) if separator else ""
             if name:
@@ -218,7 +218,7 @@ class MultipartReader(FormReader):
                 self._keep = not is_file and self._name in self.allow_values
 
     def _store(self, data: bytes) -> None:
-        # One byte over the limit tells cut_value that the value was cut.
+        # Keep one byte over the limit, so that cut_value sees that the value was cut.
         room = MAX_VALUE_BYTES + 1 - len(self._value)
         if room > 0:
             self._value += data[:room]

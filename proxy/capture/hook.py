@@ -51,9 +51,9 @@ class Capture:
     """The forward hook that records workflow steps, exclusions and feature uses.
 
     The rule set is read once per request; identity is resolved only for requests that match a
-    rule. Events are submitted to the writer's bounded queue, which never blocks; classifying a
-    body marker runs in a worker thread after the response is sent, and `drain` waits for those
-    classifications, so that shutdown can submit their events before the writer closes.
+    rule. Events are submitted to the writer's bounded queue, which never blocks. Classifying a
+    body marker runs in a worker thread after the response is sent. `drain` waits for those
+    classifications, so that shutdown submits their events before the writer closes.
     """
 
     def __init__(

@@ -46,7 +46,7 @@ DEMO_LOGGING = LoggingConfig(level="info", format="text", access_log=False)
 
 @dataclass(frozen=True)
 class DemoSettings:
-    """What the demo's configuration file is written from."""
+    """The values that the demo's configuration file is written from."""
 
     host: str
     port: int
@@ -140,10 +140,10 @@ def _run(arguments: argparse.Namespace, data: Path, *, keep: bool) -> int:
 async def run_demo(host: str, port: int, app_port: int, data: Path, *, keep: bool = True) -> None:
     """Start the demo app and the proxy, print how to use them, and serve until SIGINT or SIGTERM.
 
-    Writes `config.yaml` into `data` with a new admin token on each start; the event database
-    and the visitor secret in `data` are kept from earlier starts. Raises GuidegateError (an
-    InvalidFileError for a bad configuration) when either server cannot start; the demo app is
-    stopped again in every case.
+    Each start writes `config.yaml` into `data` with a new admin token. The event database and
+    the visitor secret in `data` are kept from earlier starts. Raises GuidegateError (an
+    InvalidFileError for a bad configuration) when either server cannot start, after stopping the
+    demo app again.
     """
     loop = asyncio.get_running_loop()
     stop_requested = asyncio.Event()
@@ -167,8 +167,10 @@ async def run_demo(host: str, port: int, app_port: int, data: Path, *, keep: boo
             raise GuidegateError(
                 f"cannot write the configuration into {data}: {error.strerror}; expected a writable folder"
             ) from error
+        logger.info("demo configuration written to %s", config_path)
         config = load_config(config_path, environ={})
         if stop_requested.is_set():
+            logger.info("stop requested while starting; the proxy is not started")
             return
         # serve() replaces the signal handlers above with its own before it first yields.
         await serve(config, ready=lambda _addresses: print(banner(settings, demo.url, data, keep), flush=True))
@@ -216,7 +218,7 @@ def _quoted(value: object) -> str:
 def config_text(settings: DemoSettings) -> str:
     """Return the text of the demo's configuration file."""
     return f"""# Written by `guidegate demo` at each start; changes here are overwritten on the next start.
-# It holds the admin token and the visitor secret, so it is readable by its owner only.
+# It contains the admin token and the visitor secret, so only its owner may read it.
 listeners:
   - host: {_quoted(settings.host)}
     port: {settings.port}

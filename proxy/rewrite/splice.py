@@ -279,6 +279,8 @@ class Splicer(Scanner):
             # so a '<' found by byte scanning might not be a '<' for the browser.
             self._skip("iso2022jp")
             return
+        # NOTE: a <meta> policy after the tag does not block the tag, but it still blocks the runtime's
+        # config fetch and stylesheet if it forbids them; such a page gets a runtime that cannot work.
         policies = [content for end, content in self._meta_policies if end <= target]
         try:
             snippet = self._snippet if isinstance(self._snippet, bytes) else self._snippet(policies)

@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 INJECTABLES = Path(__file__).resolve().parents[2] / "injectables"
 """Folder of the browser runtime in a source checkout: plain JavaScript and CSS, served as written."""
 # NOTE: the folder sits beside the package, so only a source checkout or an editable install finds
-# it; a wheel needs it added as package data before it can serve the runtime.
+# it. A wheel needs it added as package data before it can serve the runtime.
 
 ASSET_TYPES = {
     "guidegate.js": "text/javascript; charset=utf-8",
@@ -75,7 +75,7 @@ class RuntimeAssets:
         return f"{prefix}runtime/{self.version}/{name}"
 
     def response(self, request: web.Request, prefix: str) -> web.StreamResponse:
-        """Answer GET or HEAD `{prefix}runtime/{version}/{name}`.
+        """Serve GET or HEAD `{prefix}runtime/{version}/{name}`.
 
         Another well-formed version is redirected (307, not cached) to the current one, so a page
         cached before an upgrade still gets a working runtime. Unknown files are 404.

@@ -14,13 +14,13 @@ from proxy.events.model import Event
 
 @dataclass(frozen=True)
 class RequestContext:
-    """Who sends a runtime request, and for which app.
+    """The sender of a runtime request, and the app it concerns.
 
-    `app` names the app whose rules and events the request concerns, `visitor` is the
-    pseudonymous visitor id (a keyed hash, never a user name), `roles` are the user's roles and
-    `session` an optional session id stored on events. `set_cookie`, when set, is a Set-Cookie
-    header value that every response to this request carries (a new visitor cookie). A caller that
-    needs more (user attributes, completed workflows) may subclass this dataclass.
+    `app` names the app whose rules and events the request concerns. `visitor` is the pseudonymous
+    visitor id (a keyed hash, never a user name), `roles` are the user's roles and `session` is an
+    optional session id stored on events. `set_cookie`, when set, is a Set-Cookie header value that
+    every response to this request carries (a new visitor cookie). A caller that needs more (user
+    attributes, completed workflows) may subclass this dataclass.
     """
 
     app: str
@@ -53,9 +53,9 @@ PageConfig = Callable[[RequestContext, str, str], Mapping[str, Any]]
 """Build the page config of one page: (context, url, frame) -> JSON object.
 
 `url` is the page's path and query string as the browser shows them (`location.pathname +
-location.search`, without the runtime's own `guidegate-*` parameters); removing an app's
-path_prefix is the callable's job. `frame` is the `window.name` of the frame that asks, '' for a
-window without a name. The result has the shape that proxy.ruleset.page_config.page_config
+location.search`, without the runtime's own `guidegate-*` parameters). Removing an app's
+path_prefix is the callable's job. `frame` is the `window.name` of the frame that sends the
+request, '' for a window without a name. The result has the shape that proxy.ruleset.page_config.page_config
 returns: at least `guides`, a list of guide objects that each carry an `id`.
 """
 

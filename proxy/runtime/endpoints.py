@@ -40,7 +40,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class RouteTable(Protocol):
-    """Where endpoints are registered: proxy.reserved.ReservedRoutes has this shape."""
+    """A table of routes under the prefix, such as proxy.reserved.ReservedRoutes."""
 
     def add(self, name: str, handler: Handler) -> None: ...
 
@@ -163,17 +163,17 @@ class RuntimeEndpoints:
         return self._respond(context, config)
 
     def _preview(self, request: web.Request, context: RequestContext, admin: bool) -> Mapping[str, Any] | None:
-        wanted = request.query.get("preview")
-        if wanted is None or self._preview_guide is None:
+        requested = request.query.get("preview")
+        if requested is None or self._preview_guide is None:
             return None
         if not admin:
-            logger.info("app %s: preview of guide %r requested without admin rights; ignored", context.app, wanted[:64])
+            logger.info("app %s: preview of guide %r requested without admin rights; ignored", context.app, requested[:64])
             return None
-        if not _GUIDE_ID.match(wanted):
+        if not _GUIDE_ID.match(requested):
             raise RuntimeRequestError(400, "preview: invalid guide id; expected letters, digits, '_', '.' or '-'")
-        guide = self._preview_guide(context, wanted)
+        guide = self._preview_guide(context, requested)
         if guide is None:
-            raise RuntimeRequestError(404, f"preview: app {context.app} has no guide '{wanted}'")
+            raise RuntimeRequestError(404, f"preview: app {context.app} has no guide '{requested}'")
         return guide
 
     async def state(self, request: web.Request) -> web.Response:
@@ -187,11 +187,11 @@ class RuntimeEndpoints:
             return self._respond(context, {"guide": guide, "state": stored.to_json()})
 
         context = self._context(request)
-        wanted = request.query.getall("guide", [])
-        for guide in wanted:
+        requested = request.query.getall("guide", [])
+        for guide in requested:
             if not _GUIDE_ID.match(guide):
                 raise RuntimeRequestError(400, "guide: invalid guide id; expected letters, digits, '_', '.' or '-'")
-        states = await self._state.load(context.app, context.visitor, wanted or None)
+        states = await self._state.load(context.app, context.visitor, requested or None)
         return self._respond(context, {"state": {guide: state.to_json() for guide, state in states.items()}})
 
     async def events(self, request: web.Request) -> web.Response:

@@ -21,9 +21,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 def check_same_origin(request: web.Request) -> None:
     """Reject a request that a browser marks as sent from another site.
 
-    Browsers send `Sec-Fetch-Site` and, on POST, `Origin`; a form or script on another site could
-    otherwise post with the user's cookies, because `text/plain` bodies need no CORS preflight.
-    Clients that send neither header (scripts, tests) are let through.
+    Browsers send `Sec-Fetch-Site` and, on POST, `Origin`. Without this check a form or script on
+    another site could post with the user's cookies, because `text/plain` bodies need no CORS
+    preflight. Clients that send neither header (scripts, tests) are let through.
     """
     site = request.headers.get("Sec-Fetch-Site")
     if site is not None and site != "same-origin":

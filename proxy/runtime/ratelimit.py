@@ -34,11 +34,11 @@ class TokenBuckets:
         now = self._clock()
         level, since = self._buckets.get(key, (self.capacity, now))
         level = min(self.capacity, level + (now - since) * self.rate)
-        wanted = min(tokens, self.capacity)
-        if level < wanted:
+        needed = min(tokens, self.capacity)
+        if level < needed:
             self._store(key, level, now)
-            return (wanted - level) / self.rate
-        self._store(key, level - wanted, now)
+            return (needed - level) / self.rate
+        self._store(key, level - needed, now)
         return 0.0
 
     def _store(self, key: str, level: float, now: float) -> None:

@@ -22,11 +22,11 @@ MAX_SEQ = 2**31 - 1
 
 @dataclass(frozen=True)
 class GuideState:
-    """What the runtime remembers of one guide for one visitor.
+    """The runtime's record of one guide for one visitor.
 
-    `step` is the 0-based index of the current walkthrough step; `shown` counts how often the guide
-    was shown; `dismissed` is set when the user closed it; `seq` orders the runtime's changes, so
-    a late write from another tab never overwrites a newer one; `updated` is epoch seconds.
+    `step` is the 0-based index of the current walkthrough step, and `shown` counts how often the
+    guide was shown. `dismissed` is set when the user closed it. `seq` orders the runtime's changes,
+    so a late write from another tab never overwrites a newer one. `updated` is in epoch seconds.
     """
 
     step: int = 0
@@ -73,7 +73,7 @@ class StateChange:
 
 
 class StateStore(Protocol):
-    """Where guide state lives, keyed by app, visitor and guide id."""
+    """A store of guide state, keyed by app, visitor and guide id."""
 
     async def load(self, app: str, visitor: str, guides: Collection[str] | None = None) -> dict[str, GuideState]:
         """Return the visitor's state of the given guides (every guide with state when None); guides without state are left out."""
@@ -91,7 +91,7 @@ class MemoryStateStore:
     recently changed guide past `max_guides`. A forgotten guide shows again as if new.
     """
 
-    # NOTE: state lives in one process and is lost on restart; several worker processes behind one
+    # NOTE: state lives in one process and is lost on restart. Several worker processes behind one
     # port each keep their own, so a walkthrough may restart when a page load reaches another worker.
 
     def __init__(

@@ -1,8 +1,8 @@
 """A small legacy procurement app on loopback, mounted under /legacy/, for the capture and ground-truth tests.
 
-It answers as old server-rendered apps do: a form POST either redirects to the new order or shows
-the form again with errors, error pages are sent gzip-compressed whatever the client asked for,
-and `/legacy/echo` returns the headers and cookies it received as JSON.
+It responds as old server-rendered apps do: a form POST either redirects to the new order or shows
+the form again with errors, the pages that workflow steps check are gzip-compressed whatever the
+client accepts, and `/legacy/echo` returns the headers and cookies it received as JSON.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ features:
     title: Export orders
     requests: {path: /po/export, query: {format: "re:csv|xlsx"}}
 """
-"""Rule file of the app: paths as the app sees them below its mount point."""
+"""Rule file of the app: paths below its mount point, without the public /erp/ or upstream /legacy/ prefix."""
 
 FORM_PAGE = """<!DOCTYPE html>
 <html><head><title>New purchase order</title></head><body>

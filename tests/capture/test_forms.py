@@ -253,7 +253,7 @@ def test_multipart_header_limit_any_split(excess: int) -> None:
 
 
 # Field names and values a browser could send: any text without the characters that would need a
-# multipart name escape; the readers must give the same answer whatever the chunking.
+# multipart name escape. The readers must return the same summary whatever the chunking.
 NAMES = st.text(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters='"\\'), min_size=1, max_size=12)
 VALUES = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
 FIELDS = st.lists(st.tuples(NAMES, VALUES), max_size=8)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import sqlite3
 import hmac
 import time
 from collections.abc import Awaitable, Callable
@@ -232,3 +233,20 @@ async def test_upstream_down_is_error(tmp_path: Path, start_proxy: StartProxy) -
     assert rows(events) == [
         ("workflow_step", "raise-po", "submit", "error", None, ROLES, '{"proxy_status":502}'),
     ]
+
+
+async def test_shutdown_keeps_classified_events(start: Start, tmp_path: Path) -> None:
+    proxy, _ = await start()
+    async with aiohttp.ClientSession(proxy.url, headers=ALICE) as client:
+        for vendor in ("", "Acme"):
+            async with client.post("/erp/po/new", data={"vendor": vendor, "currency": "EUR"}, allow_redirects=False) as response:
+                await response.read()
+        async with client.get("/erp/po/7") as response:
+            await response.read()
+
+    # Stopping right after the responses: the body-marker classifications may still be running.
+    await proxy.runner.cleanup()
+
+    with sqlite3.connect(tmp_path / "events.sqlite3") as database:
+        stored = database.execute("SELECT step, outcome FROM events ORDER BY time").fetchall()
+    assert stored == [("submit", "failure"), ("submit", "success"), ("confirm", "success")]

@@ -47,9 +47,9 @@ class DemoProcess:
     def config(self) -> Path:
         return self.data / "config.yaml"
 
-    async def interrupt(self) -> int:
-        """Send SIGINT, as Ctrl-C does, and return the exit status."""
-        self.process.send_signal(signal.SIGINT)
+    async def stop(self, signum: int = signal.SIGINT) -> int:
+        """Send `signum` (SIGINT is what Ctrl-C sends) and return the exit status."""
+        self.process.send_signal(signum)
         return await asyncio.wait_for(self.process.wait(), STOP_TIMEOUT)
 
     def log(self) -> str:

@@ -1,9 +1,10 @@
-"""`guidegate demo` as a real process: its banner, the demo through the proxy, the dashboard link, Ctrl-C."""
+"""`guidegate demo` as a real process: its banner, the demo through the proxy, the dashboard link, stopping."""
 
 from __future__ import annotations
 
 import asyncio
 import re
+import signal
 import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -145,9 +146,10 @@ async def test_rules_pass_check(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out == "rules: OK, 10 guides, 4 workflows, 4 features in 7 files (apps: demo)\n"
 
 
-async def test_interrupt_stops_both(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [pytest.param(signal.SIGINT, id="SIGINT"), pytest.param(signal.SIGTERM, id="SIGTERM")])
+async def test_signal_stops_both(tmp_path: Path, signum: int) -> None:
     async with running_demo(tmp_path) as demo:
-        assert await demo.interrupt() == 0
+        assert await demo.stop(signum) == 0
 
         for port in (demo.port, demo.app_port):
             with pytest.raises(OSError):

@@ -13,22 +13,12 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page
 
 from proxy.config import load_config
+from tests.browser import chromium
 
 from .site import ADMIN_COOKIE, ROLES_COOKIE, TestSite
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--headless",
-]
 
 _names = itertools.count(1)
 
@@ -36,10 +26,8 @@ _names = itertools.count(1)
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def browser() -> AsyncIterator[Browser]:
     """The installed Chromium, headless; never a downloaded browser."""
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    async with chromium() as launched:
         yield launched
-        await launched.close()
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

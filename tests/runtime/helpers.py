@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from playwright.async_api import Page
+from playwright.async_api import FloatRect, Locator, Page
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "runtime"
 
@@ -30,3 +30,10 @@ async def screenshot(page: Page, name: str) -> None:
 async def flush(page: Page) -> None:
     """Make the runtime send its queued events now."""
     await page.evaluate("() => window.Guidegate.flush()")
+
+
+async def bounds(locator: Locator) -> FloatRect:
+    """Return the element's box in the viewport; fail when it is not rendered."""
+    box = await locator.bounding_box()
+    assert box is not None, f"{locator} has no box"
+    return box

@@ -91,7 +91,7 @@ async def test_events_accepted(server: Server) -> None:
 
     assert (status, body) == (202, {"accepted": 5, "dropped": 0})
     assert headers["Cache-Control"] == "private, no-store"
-    common = {"app": "erp", "visitor": "v1", "session": "s1", "roles": ("clerk",)}
+    common: dict[str, Any] = {"app": "erp", "visitor": "v1", "session": "s1", "roles": ("clerk",)}
     assert server.submitted == [
         Event(time=NOW - 1.5, kind="guide_shown", name="po-walk", **common,
               detail={"page": "/po/new", "locale": "de", "revision": "abc123", "trigger": "automatic"}),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from .conftest import OpenPage
-from .helpers import FORM_PAGE, flush, screenshot
+from .helpers import FORM_PAGE, bounds, flush, screenshot
 from .site import TestSite
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -96,12 +96,11 @@ async def test_rtl_locale_right_to_left(site: TestSite, open_page: OpenPage, app
     assert await card.locator(".gg-body").inner_text() == "اكتب اسم المورد."
     assert await card.locator(".gg-progress").inner_text() == "الخطوة 1 من 2"
     assert await card.get_by_role("button", name="التالي").count() == 1
-    title = await card.locator(".gg-title").bounding_box()
-    close = await card.get_by_role("button", name="إغلاق").bounding_box()
-    next_button = await card.get_by_role("button", name="التالي").bounding_box()
-    box = await card.bounding_box()
-    launcher = await page.locator(".gg-launcher").bounding_box()
-    assert title is not None and close is not None and next_button is not None and box is not None and launcher is not None
+    title = await bounds(card.locator(".gg-title"))
+    close = await bounds(card.get_by_role("button", name="إغلاق"))
+    next_button = await bounds(card.get_by_role("button", name="التالي"))
+    box = await bounds(card)
+    launcher = await bounds(page.locator(".gg-launcher"))
     assert close["x"] < title["x"]
     assert next_button["x"] - box["x"] < 40
     assert launcher["x"] < 100
@@ -186,7 +185,6 @@ async def test_frames_share_one_help_menu(site: TestSite, open_page: OpenPage, a
     site.add_app(app, FRAMES, {"/main": MAIN_PAGE, "/content": FORM_PAGE})
     page = await open_page(site.page_url(app, "/main"))
     frame = page.frame(name="content")
-    assert frame is not None
     await frame.wait_for_function("() => window.Guidegate && window.Guidegate.ready")
     await frame.evaluate("() => window.Guidegate.ready")
 
@@ -194,9 +192,8 @@ async def test_frames_share_one_help_menu(site: TestSite, open_page: OpenPage, a
     await card.wait_for()
     await frame.locator(".gg-tip[data-guide='frame-tip']").wait_for()
     await screenshot(page, "frames")
-    target = await frame.locator("#vendor").bounding_box()
-    box = await card.bounding_box()
-    assert target is not None and box is not None
+    target = await bounds(frame.locator("#vendor"))
+    box = await bounds(card)
     assert box["y"] == pytest.approx(target["y"] + target["height"] + 12, abs=1)
     assert await page.locator(".gg-pop").count() == 0
     assert await frame.locator(".gg-launcher").count() == 0

@@ -1,11 +1,11 @@
-"""Each guide kind appears where its rule says, in headless Chromium: walkthrough, tip, hotspot, announcement, banner, help menu, checklist."""
+"""Each guide kind appears where its rule puts it, in headless Chromium: walkthrough, tip, hotspot, announcement, banner, help menu, checklist."""
 
 from __future__ import annotations
 
 import pytest
 
 from .conftest import OpenPage
-from .helpers import FORM_PAGE, flush, screenshot
+from .helpers import FORM_PAGE, bounds, flush, screenshot
 from .site import TestSite
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -31,13 +31,12 @@ async def test_walkthrough_at_target(site: TestSite, open_page: OpenPage, app: s
 
     card = page.locator(".gg-pop")
     await card.wait_for()
-    target = await page.locator("#vendor").bounding_box()
-    box = await card.bounding_box()
-    ring = await page.locator(".gg-ring").bounding_box()
+    target = await bounds(page.locator("#vendor"))
+    box = await bounds(card)
+    ring = await bounds(page.locator(".gg-ring"))
     title_id = await card.get_attribute("aria-labelledby")
     await screenshot(page, "walkthrough")
 
-    assert target is not None and box is not None and ring is not None
     assert await card.get_attribute("role") == "dialog"
     assert await page.locator(f"#{title_id}").inner_text() == "Vendor"
     assert await card.locator(".gg-body").inner_text() == "Type the vendor name, as on the quote."
@@ -46,8 +45,10 @@ async def test_walkthrough_at_target(site: TestSite, open_page: OpenPage, app: s
     assert await card.locator(".gg-progress").get_attribute("aria-live") == "polite"
     assert await card.get_attribute("data-side") == "bottom"
     assert box["y"] == pytest.approx(target["y"] + target["height"] + 12, abs=1)
-    assert (ring["x"], ring["y"]) == (pytest.approx(target["x"] - 4, abs=1), pytest.approx(target["y"] - 4, abs=1))
-    assert (ring["width"], ring["height"]) == (pytest.approx(target["width"] + 8, abs=1), pytest.approx(target["height"] + 8, abs=1))
+    assert ring["x"] == pytest.approx(target["x"] - 4, abs=1)
+    assert ring["y"] == pytest.approx(target["y"] - 4, abs=1)
+    assert ring["width"] == pytest.approx(target["width"] + 8, abs=1)
+    assert ring["height"] == pytest.approx(target["height"] + 8, abs=1)
 
 
 TIP = """
@@ -66,9 +67,8 @@ async def test_tip_on_hover_and_focus(site: TestSite, open_page: OpenPage, app: 
 
     marker = page.locator(".gg-tip")
     await marker.wait_for()
-    target = await page.locator("#amount").bounding_box()
-    spot = await marker.bounding_box()
-    assert target is not None and spot is not None
+    target = await bounds(page.locator("#amount"))
+    spot = await bounds(marker)
     assert spot["x"] == pytest.approx(target["x"] + target["width"] + 4, abs=1)
     assert spot["y"] + spot["height"] / 2 == pytest.approx(target["y"] + target["height"] / 2, abs=1)
     assert await marker.get_attribute("aria-label") == "Tip: Amount"
@@ -112,9 +112,8 @@ async def test_hotspot_opens_on_click(site: TestSite, open_page: OpenPage, app: 
 
     spot = page.locator(".gg-hotspot")
     await spot.wait_for()
-    target = await page.locator("#save").bounding_box()
-    place = await spot.bounding_box()
-    assert target is not None and place is not None
+    target = await bounds(page.locator("#save"))
+    place = await bounds(spot)
     assert place["x"] + place["width"] / 2 == pytest.approx(target["x"] + target["width"], abs=1)
     assert place["y"] + place["height"] / 2 == pytest.approx(target["y"], abs=1)
     assert await spot.get_attribute("aria-expanded") == "false"
@@ -198,15 +197,14 @@ async def test_banners_top_and_bottom(site: TestSite, open_page: OpenPage, app: 
     await top.wait_for()
     await bottom.wait_for()
     await screenshot(page, "banner")
-    top_box = await top.bounding_box()
-    bottom_box = await bottom.bounding_box()
-    assert top_box is not None and bottom_box is not None
+    top_box = await bounds(top)
+    bottom_box = await bounds(bottom)
     assert (top_box["x"], top_box["y"], top_box["width"]) == (0, 0, 1000)
     assert bottom_box["y"] + bottom_box["height"] == pytest.approx(600, abs=1)
     assert " ".join((await top.inner_text()).split()) == "Maintenance The app is read-only on Saturday from 8:00 to 12:00. ×"
     assert await page.evaluate("() => getComputedStyle(document.documentElement).marginTop") == f"{top_box['height']:g}px"
-    heading = await page.locator("h1").bounding_box()
-    assert heading is not None and heading["y"] >= top_box["height"]
+    heading = await bounds(page.locator("h1"))
+    assert heading["y"] >= top_box["height"]
     assert await top.get_attribute("role") == "region"
 
     await top.get_by_role("button", name="Close").click()
@@ -318,3 +316,16 @@ async def test_checklist_done_flags(site: TestSite, open_page: OpenPage, app: st
     assert await items.nth(1).get_attribute("class") == ""
     assert await items.nth(1).locator(".gg-sr").inner_text() == "To do:"
     assert await page.locator(".gg-launcher .gg-badge").inner_text() == "1"
+
+
+@pytest.mark.parametrize(
+    ("reduced", "animation"),
+    [pytest.param(True, "none", id="reduced-motion"), pytest.param(False, "gg-pulse", id="motion")],
+)
+async def test_hotspot_motion_preference(site: TestSite, open_page: OpenPage, app: str, reduced: bool, animation: str) -> None:
+    site.add_app(app, HOTSPOT, {"/po/new": FORM_PAGE})
+    page = await open_page(site.page_url(app, "/po/new"), reduced_motion=reduced)
+    spot = page.locator(".gg-hotspot")
+    await spot.wait_for()
+
+    assert await spot.evaluate("el => getComputedStyle(el).animationName") == animation

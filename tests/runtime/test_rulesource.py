@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pytest
+
 from proxy.ruleset import load_rule_paths
 from proxy.runtime import RequestContext, RulesetPages
 
@@ -73,3 +75,22 @@ def test_preview_unknown_guide(tmp_path: Path) -> None:
 
     assert source.preview_guide(CLERK, "nope") is None
     assert source.preview_guide(RequestContext(app="other", visitor="v1"), "approve-walk") is None
+
+
+@pytest.mark.parametrize(
+    ("prefix", "url", "expected"),
+    [
+        pytest.param("/erp/", "/erp/po/approve", "/po/approve", id="cut"),
+        pytest.param("/erp/", "/erp/", "/", id="root"),
+        pytest.param("/erp/", "/other/po", "/other/po", id="outside"),
+        pytest.param("/", "/po/approve", "/po/approve", id="mounted-at-root"),
+    ],
+)
+def test_app_url_cuts_path_prefix(tmp_path: Path, prefix: str, url: str, expected: str) -> None:
+    path = tmp_path / "erp.yaml"
+    path.write_text(RULES, encoding="utf-8")
+    ruleset = load_rule_paths([path])
+    source = RulesetPages(lambda: ruleset, path_prefix=lambda app: prefix)
+
+    assert source.app_url("erp", url) == expected
+    assert source.page_config(CLERK, url, "")["path"] == expected.split("?")[0]

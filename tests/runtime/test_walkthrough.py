@@ -1,4 +1,4 @@
-"""Walkthroughs in headless Chromium: keyboard use, resuming across a form POST and a reload, late and missing targets."""
+"""Walkthroughs and scheduling in headless Chromium: keyboard, resuming after POST and reload, late and missing targets, queueing, frequency."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from aiohttp import web
 from playwright.async_api import Page
 
 from .conftest import OpenPage
-from .helpers import FORM_PAGE, flush, screenshot
+from .helpers import FORM_PAGE, bounds, flush, screenshot
 from .site import TestSite
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -177,9 +177,8 @@ async def test_late_target_found(site: TestSite, open_page: OpenPage, app: str) 
     await page.locator(".gg-pop").wait_for()
     waited = time.monotonic() - started
 
-    target = await page.locator("#late").bounding_box()
-    box = await page.locator(".gg-pop").bounding_box()
-    assert target is not None and box is not None
+    target = await bounds(page.locator("#late"))
+    box = await bounds(page.locator(".gg-pop"))
     assert waited >= 2.0
     assert box["y"] == pytest.approx(target["y"] + target["height"] + 12, abs=1)
     await flush(page)
@@ -265,3 +264,62 @@ async def test_click_and_change_advance(site: TestSite, open_page: OpenPage, app
     third = page.locator(".gg-pop.gg-center[data-step='3']")
     await third.wait_for()
     assert await third.locator(".gg-arrow").count() == 0
+
+
+QUEUE = """
+guides:
+  - id: later-news
+    kind: announcement
+    title: News
+    body: Shown after the walkthrough.
+  - id: first-walk
+    kind: walkthrough
+    title: Shown first
+    priority: 10
+    steps:
+      - body: The vendor field.
+        target: "#vendor"
+"""
+
+
+async def test_one_automatic_guide_at_a_time(site: TestSite, open_page: OpenPage, app: str) -> None:
+    site.add_app(app, QUEUE, {"/po/new": FORM_PAGE})
+    page = await open_page(site.page_url(app, "/po/new"))
+
+    walk = page.locator(".gg-pop[data-guide='first-walk']")
+    await walk.wait_for()
+    await page.wait_for_timeout(300)
+    assert await page.locator(".gg-modal").count() == 0
+    await walk.get_by_role("button", name="Done").click()
+    await page.locator(".gg-modal[data-guide='later-news']").wait_for()
+
+
+@pytest.mark.parametrize(
+    ("frequency", "shown_per_load"),
+    [
+        pytest.param("once", [1, 0, 0], id="once"),
+        pytest.param("{max_times: 2}", [1, 1, 0], id="max-times"),
+        pytest.param("every_visit", [1, 1, 1], id="every-visit"),
+        pytest.param("until_completed", [1, 1, 1], id="until-completed"),
+    ],
+)
+async def test_frequency_over_loads(site: TestSite, open_page: OpenPage, app: str, frequency: str, shown_per_load: list[int]) -> None:
+    rules = f"""
+guides:
+  - id: news
+    kind: announcement
+    title: News
+    body: Something changed.
+    frequency: {frequency}
+"""
+    site.add_app(app, rules, {"/po/new": FORM_PAGE})
+    page = await open_page(site.page_url(app, "/po/new"))
+    seen = []
+    for load in range(len(shown_per_load)):
+        if load:
+            await page.reload()
+            await page.evaluate("() => window.Guidegate.ready")
+        await page.wait_for_timeout(250)
+        seen.append(await page.locator(".gg-modal").count())
+
+    assert seen == shown_per_load
