@@ -144,28 +144,25 @@ class FunnelCounter:
 
 def workflow_report(
     spec: WorkflowSpec,
-    runs: Iterable[Run],
+    runs_by_visitor: Mapping[str, Sequence[Run]],
     visitor_roles: Mapping[str, tuple[str, ...]],
     roles: Sequence[str],
 ) -> WorkflowReport:
     """Count a workflow's runs for everyone and for each of `roles`; a visitor with two roles
     counts in both."""
     step_count = len(spec.steps)
-    runs_by_role_set: dict[tuple[str, ...], list[Run]] = {}
+    by_role_set: dict[tuple[str, ...], FunnelCounter] = {}
     no_roles: tuple[str, ...] = ()
-    for run in runs:
-        role_set = visitor_roles.get(run.visitor, no_roles)
-        group = runs_by_role_set.get(role_set)
-        if group is None:
-            runs_by_role_set[role_set] = [run]
-        else:
-            group.append(run)
+    for visitor, runs in runs_by_visitor.items():
+        role_set = visitor_roles.get(visitor, no_roles)
+        counter = by_role_set.get(role_set)
+        if counter is None:
+            counter = by_role_set[role_set] = FunnelCounter(step_count)
+        counter.add(runs)
 
     total = FunnelCounter(step_count)
     per_role = {role: FunnelCounter(step_count) for role in roles}
-    for role_set, group in runs_by_role_set.items():
-        counter = FunnelCounter(step_count)
-        counter.add(group)
+    for role_set, counter in by_role_set.items():
         total.merge(counter)
         for role in role_set:
             if role in per_role:

@@ -26,7 +26,7 @@ from proxy.analytics.models import (
     UnusedFeatures,
     WorkflowReport,
 )
-from proxy.analytics.runs import Run, RunTracker
+from proxy.analytics.runs import Run, RunsByVisitor, RunTracker
 from proxy.analytics.specs import Specs, WorkflowSpec
 from proxy.errors import GuidegateError
 from proxy.events.model import decode_roles
@@ -119,7 +119,7 @@ async def _build(store: EventStore, specs: Specs, query: ReportQuery) -> Report:
         asyncio.ensure_future(_runs(store, specs.workflows, query, as_of)),
     )
     try:
-        role_rows, counts, help_rows, runs = await asyncio.gather(*tasks)
+        role_rows, counts, help_rows, runs_by_workflow = await asyncio.gather(*tasks)
     except BaseException:
         for task in tasks:
             task.cancel()
@@ -128,17 +128,17 @@ async def _build(store: EventStore, specs: Specs, query: ReportQuery) -> Report:
     visitor_roles = _union_roles(role_rows)
     if query.role is not None:
         visitor_roles = {visitor: roles for visitor, roles in visitor_roles.items() if query.role in roles}
-        runs = [run for run in runs if run.visitor in visitor_roles]
+        runs_by_workflow = {
+            workflow: {visitor: runs for visitor, runs in by_visitor.items() if visitor in visitor_roles}
+            for workflow, by_visitor in runs_by_workflow.items()
+        }
         counts = [row for row in counts if row[2] in visitor_roles]
         roles = [query.role]
     else:
         roles = sorted({role for roles in visitor_roles.values() for role in roles})
 
-    runs_by_workflow: dict[str, list[Run]] = defaultdict(list)
-    for run in runs:
-        runs_by_workflow[run.workflow].append(run)
     workflow_reports = tuple(
-        workflow_report(spec, runs_by_workflow.get(spec.id, ()), visitor_roles, roles) for spec in workflows
+        workflow_report(spec, runs_by_workflow.get(spec.id, {}), visitor_roles, roles) for spec in workflows
     )
     features, unused = _features(specs, counts, visitor_roles, roles)
     guides = _guides(specs, counts, runs_by_workflow, {spec.id for spec in workflows})
@@ -149,7 +149,7 @@ async def _build(store: EventStore, specs: Specs, query: ReportQuery) -> Report:
         query.app,
         time.perf_counter() - started,
         len(visitor_roles),
-        len(runs),
+        sum(len(runs) for by_visitor in runs_by_workflow.values() for runs in by_visitor.values()),
     )
     return Report(
         app=query.app,
@@ -184,10 +184,12 @@ def _union_roles(rows: Iterable[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
     return merged
 
 
-async def _runs(store: EventStore, specs: Sequence[WorkflowSpec], query: ReportQuery, as_of: float) -> list[Run]:
+async def _runs(
+    store: EventStore, specs: Sequence[WorkflowSpec], query: ReportQuery, as_of: float
+) -> dict[str, RunsByVisitor]:
     """Rebuild every workflow's runs started in the period, followed to the end of their window."""
     if not specs:
-        return []
+        return {}
     longest = max(spec.window_seconds for spec in specs)
     tracker = RunTracker(specs, query.until)
     pages = aiter(store.step_rows(query.app, query.since, query.until + longest, STEP_PAGE_SIZE))
@@ -271,7 +273,7 @@ def _cohort(runs: Sequence[Run]) -> Cohort:
 def _guides(
     specs: Specs,
     counts: Sequence[NameCountRow],
-    runs_by_workflow: Mapping[str, Sequence[Run]],
+    runs_by_workflow: Mapping[str, RunsByVisitor],
     reported_workflows: set[str],
 ) -> tuple[GuideReport, ...]:
     totals: dict[tuple[str, str], int] = defaultdict(int)
@@ -292,8 +294,8 @@ def _guides(
                 continue
             saw_runs: list[Run] = []
             other_runs: list[Run] = []
-            for run in runs_by_workflow.get(workflow, ()):
-                (saw_runs if run.visitor in saw else other_runs).append(run)
+            for visitor, runs in runs_by_workflow.get(workflow, {}).items():
+                (saw_runs if visitor in saw else other_runs).extend(runs)
             effects.append(GuideEffect(workflow=workflow, saw=_cohort(saw_runs), did_not_see=_cohort(other_runs)))
         reports.append(
             GuideReport(

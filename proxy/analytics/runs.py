@@ -70,10 +70,15 @@ _STARTED, _LAST, _PASSED, _REACHED, _FAILURES = range(5)
 _Open = list[Any]
 
 
-class _Flow:
-    """One workflow's spec as lookups; `number` is its slot in each visitor's state list."""
+RunsByVisitor = dict[str, list[Run]]
+"""One workflow's runs, grouped by visitor."""
 
-    __slots__ = ("spec", "id", "number", "strict", "window", "final")
+
+class _Flow:
+    """One workflow's spec as lookups, and its closed runs; `number` is its slot in each
+    visitor's state list."""
+
+    __slots__ = ("spec", "id", "number", "strict", "window", "final", "closed")
 
     def __init__(self, spec: WorkflowSpec, number: int) -> None:
         self.spec = spec
@@ -82,13 +87,14 @@ class _Flow:
         self.strict = spec.order == "strict"
         self.window = spec.window_seconds
         self.final = len(spec.steps) - 1
+        self.closed: RunsByVisitor = {}
 
 
 _Entry = tuple[_Flow | None, int, int]
 
 
 class RunTracker:
-    """Rebuilds runs from pages of StepRow, fed in time order; `finish` returns every run.
+    """Rebuilds runs from pages of StepRow, fed in time order; `finish` returns them.
 
     Feed every workflow step event of the app from the start of the period to at least
     `until` plus the longest window, whatever workflows are asked about: in strict mode any
@@ -99,7 +105,6 @@ class RunTracker:
         self._flows = {spec.id: _Flow(spec, number) for number, spec in enumerate(specs)}
         self._until = until
         self._entries: dict[str, _Entry] = {}
-        self._runs: list[Run] = []
         # Per visitor: the open run of each workflow (by flow number, None when there is none),
         # then the number of those runs that are strict.
         self._visitors: dict[str, list[Any]] = {}
@@ -212,34 +217,41 @@ class RunTracker:
         if flow.strict:
             state[self._strict_slot] -= 1
         failures = run[_FAILURES]
-        self._runs.append(
-            Run(
-                flow.id,
-                visitor,
-                run[_STARTED],
-                run[_LAST],
-                status,
-                run[_REACHED],
-                run[_PASSED],
-                tuple(failures) if failures else _NO_FAILURES,
-                cancelled,
-            )
+        closed = Run(
+            flow.id,
+            visitor,
+            run[_STARTED],
+            run[_LAST],
+            status,
+            run[_REACHED],
+            run[_PASSED],
+            tuple(failures) if failures else _NO_FAILURES,
+            cancelled,
         )
+        visitor_runs = flow.closed.get(visitor)
+        if visitor_runs is None:
+            flow.closed[visitor] = [closed]
+        else:
+            visitor_runs.append(closed)
 
-    def finish(self, as_of: float) -> list[Run]:
-        """Close the runs in progress (abandoned when their window has passed at `as_of`, else
-        open) and return every run, in no particular order."""
+    def finish(self, as_of: float) -> dict[str, RunsByVisitor]:
+        """Close the runs in progress and return every run by workflow id, then by visitor.
+
+        A run in progress is abandoned when its window has passed at `as_of`, else open. Each
+        visitor's runs of a workflow are in the order they ended; every workflow has an entry.
+        """
         for visitor, state in self._visitors.items():
             for flow in self._flows.values():
                 run = state[flow.number]
                 if run is not None:
                     status: RunStatus = "abandoned" if as_of - run[_STARTED] > flow.window else "open"
                     self._close(flow, visitor, state, status, False)
-        return self._runs
+        return {flow.id: flow.closed for flow in self._flows.values()}
 
 
 def track(rows: Iterable[StepRow], specs: Sequence[WorkflowSpec], until: float, as_of: float) -> list[Run]:
-    """Rebuild the runs from time-ordered rows in one call."""
+    """Rebuild the runs from time-ordered rows in one call; return them in one list."""
     tracker = RunTracker(specs, until)
     tracker.feed(rows)
-    return tracker.finish(as_of)
+    grouped = tracker.finish(as_of)
+    return [run for by_visitor in grouped.values() for runs in by_visitor.values() for run in runs]

@@ -168,7 +168,7 @@ def test_runs_fed_in_pages() -> None:
     tracker = RunTracker([ORDERED], UNTIL)
     for row in rows:
         tracker.feed([row])
-    assert sorted(tracker.finish(60)) == [run(0, 20, "completed", 2, 2), run(30, 35, "open", 1, 1)]
+    assert tracker.finish(60) == {"po": {"v1": [run(0, 20, "completed", 2, 2), run(30, 35, "open", 1, 1)]}}
 
 
 def test_run_duration() -> None:
