@@ -28,8 +28,13 @@ def _number(digits: int) -> Callable[[float], str]:
     return lambda value: f"{value:,.{digits}f}"
 
 
+def _rate(value: float) -> str:
+    """Format a request rate, keeping one decimal below 100 so that a slow target never reads as 0."""
+    return f"{value:,.1f}" if value < 100 else f"{value:,.0f}"
+
+
 LOAD_COLUMNS: list[Column] = [
-    ("req/s", "rps", _number(0)),
+    ("req/s", "rps", _rate),
     ("p50 ms", "p50_ms", _number(2)),
     ("p99 ms", "p99_ms", _number(2)),
     ("TTFB ms", "ttfb_ms", _number(3)),
@@ -46,7 +51,7 @@ DOWNLOAD_COLUMNS: list[Column] = [
     ("RSS growth MB", "rss_growth_mb", _number(1)),
 ]
 INJECTION_COLUMNS: list[Column] = [
-    ("req/s", "rps", _number(0)),
+    ("req/s", "rps", _rate),
     ("p50 ms", "p50_ms", _number(2)),
     ("p99 ms", "p99_ms", _number(2)),
     ("MB/s", "mbps", _number(1)),

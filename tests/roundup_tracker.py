@@ -1,9 +1,9 @@
 """A Roundup issue tracker to put behind Guidegate: created in a folder, served over WSGI on loopback.
 
 Roundup (https://www.roundup-tracker.org, the `roundup` package on PyPI) is a real third-party
-web application: server-side HTML forms, single-use CSRF tokens, gzip-compressed pages and checks
-of the Host, Origin and Referer headers against its configured `web` URL. The tests in
-tests/test_roundup.py drive it through Guidegate in Chromium; run this file to try it by hand:
+web application: server-side HTML forms, single-use CSRF tokens, compressed pages, and checks of
+the Origin, Referer and X-Forwarded-Host (or Host) headers against its configured `web` URL.
+tests/test_roundup.py drives it through Guidegate in Chromium. To try it by hand, run
 
     .venv/bin/python tests/roundup_tracker.py --proxy-url http://127.0.0.1:8080/ --port 8081
 
@@ -83,7 +83,7 @@ def create_tracker(home: Path, web_url: str) -> None:
     """Install a classic sqlite tracker in `home` (which must not exist yet or be empty) and create its users.
 
     `web_url` is the public URL of the tracker, which is the proxy's: Roundup builds links and
-    redirects from it and rejects form posts whose Host, Origin or Referer do not match it.
+    redirects from it and rejects form posts whose Origin, Referer or forwarded host do not match it.
     """
     from roundup import configuration, init, instance, password  # type: ignore[import-untyped]
     from roundup.admin import AdminTool  # type: ignore[import-untyped]
@@ -155,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--proxy-url", required=True, help="public URL of the proxy, e.g. http://127.0.0.1:8080/")
     parser.add_argument("--port", type=int, default=8081, help="loopback port of the tracker; 0 picks a free one (default 8081)")
     parser.add_argument(
-        "--home", type=Path, help="tracker folder; created when missing, reused when it holds a tracker (default: a temporary folder)"
+        "--home", type=Path, help="tracker folder; created when missing, reused when it contains a tracker (default: a temporary folder)"
     )
     arguments = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)

@@ -10,7 +10,7 @@ proxy's URL, which therefore uses one fixed port for the whole module. The scena
 2. alice opens the form again, types a title and logs out: the run is abandoned (cancelled).
 3. dave (role developer) signs in; his page configs hold exactly his guides. He submits the form
    without a title (a failed step), then with one (success), and changes the new issue's status.
-4. The report, after the proxy's events are written, holds exactly the expected counts.
+4. The report, after the proxy's events are written, contains exactly the expected counts.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ GUIDES = {
     ALICE.username: {
         "/issue?@template=item": ["create-issue-walkthrough", "title-tip"],
         "/issue": ["title-tip"],
-        # Only to continue a walkthrough started on the form: its config says starts_here false.
+        # Only to continue a walkthrough started on the form: its config has starts_here false.
         "/issue1": ["create-issue-walkthrough"],
     },
     DAVE.username: {
@@ -367,7 +367,7 @@ EXPECTED: dict[str, Any] = {
     "unused_features": {"developer": ["search-issues"], "user": ["search-issues"]},
     "help_requests": 0,
 }
-"""What the report must say about the scenario; `summarize` picks these figures out of the JSON report."""
+"""The figures the report must contain after the scenario; `summarize` picks them out of the JSON report."""
 
 
 def summarize(report: dict[str, Any]) -> dict[str, Any]:
@@ -459,7 +459,7 @@ class Journey:
         self.errors: list[str] = []
 
     async def sign_in(self, user: TrackerUser) -> Page:
-        """Sign in with Roundup's login form in a fresh browser context; return once Guidegate knows the user."""
+        """Sign in with Roundup's login form in a fresh browser context; return once Guidegate has learned the user."""
         context = await self.browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900}, reduced_motion="reduce")
         page = await context.new_page()
         page.set_default_timeout(8000)

@@ -192,21 +192,10 @@ async def _runs(
         return {}
     longest = max(spec.window_seconds for spec in specs)
     tracker = RunTracker(specs, query.until)
-    pages = aiter(store.step_rows(query.app, query.since, query.until + longest, STEP_PAGE_SIZE))
-    # Ask for the next page before processing this one: the store reads it meanwhile (SQLite in
-    # its own thread, PostgreSQL over the socket).
-    upcoming = asyncio.ensure_future(anext(pages))
-    try:
-        while True:
-            try:
-                page = await upcoming
-            except StopAsyncIteration:
-                break
-            upcoming = asyncio.ensure_future(anext(pages))
-            tracker.feed(page)
-    finally:
-        if not upcoming.done():
-            upcoming.cancel()
+    # The next page is read only after this one is processed: reading it meanwhile in SQLite's
+    # thread would make both threads fight for the GIL at every row and slow both down.
+    async for page in store.step_rows(query.app, query.since, query.until + longest, STEP_PAGE_SIZE):
+        tracker.feed(page)
     return tracker.finish(as_of)
 
 

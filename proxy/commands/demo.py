@@ -79,6 +79,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="folder for the generated config.yaml and the event database, kept after exit "
         "(default: a temporary folder deleted on exit)",
     )
+    parser.add_argument(
+        "--rules",
+        metavar="DIR",
+        help="rule folder to serve instead of rules/demo, e.g. an empty folder to write your first rules in "
+        "(created when missing)",
+    )
     parser.set_defaults(handler=handle)
     assert isinstance(parser, argparse.ArgumentParser)
     return parser
@@ -99,9 +105,17 @@ def _port(lowest: int) -> Any:
 
 def handle(arguments: argparse.Namespace) -> int:
     """Run the demo until a signal stops it; return 0 after a clean stop, 1 when it cannot start."""
-    if not DEMO_RULES.is_dir():
+    rules = DEMO_RULES if arguments.rules is None else Path(arguments.rules).resolve()
+    if arguments.rules is not None:
+        try:
+            rules.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            print(f"guidegate demo: cannot create the rule folder {rules}: {error.strerror}", file=sys.stderr)
+            return 1
+    arguments.rules_folder = rules
+    if not rules.is_dir():
         print(
-            f"guidegate demo: rule folder {DEMO_RULES} not found; run the demo from a source checkout "
+            f"guidegate demo: rule folder {rules} not found; run the demo from a source checkout "
             "(pip install -e . or make venv)",
             file=sys.stderr,
         )
@@ -125,7 +139,7 @@ def handle(arguments: argparse.Namespace) -> int:
 
 def _run(arguments: argparse.Namespace, data: Path, *, keep: bool) -> int:
     try:
-        asyncio.run(run_demo(arguments.host, arguments.port, arguments.app_port, data, keep=keep))
+        asyncio.run(run_demo(arguments.host, arguments.port, arguments.app_port, data, keep=keep, rules=arguments.rules_folder))
     except InvalidFileError as error:
         for problem in error.problems:
             print(problem, file=sys.stderr)
@@ -137,7 +151,7 @@ def _run(arguments: argparse.Namespace, data: Path, *, keep: bool) -> int:
     return 0
 
 
-async def run_demo(host: str, port: int, app_port: int, data: Path, *, keep: bool = True) -> None:
+async def run_demo(host: str, port: int, app_port: int, data: Path, *, keep: bool = True, rules: Path = DEMO_RULES) -> None:
     """Start the demo app and the proxy, print how to use them, and serve until SIGINT or SIGTERM.
 
     Each start writes `config.yaml` into `data` with a new admin token. The event database and
@@ -157,7 +171,7 @@ async def run_demo(host: str, port: int, app_port: int, data: Path, *, keep: boo
                 host=host,
                 port=port,
                 upstream=demo.url + "/",
-                rules=DEMO_RULES,
+                rules=rules,
                 admin_token=secrets.token_urlsafe(24),
                 visitor_secret=visitor_secret(data),
                 go_live=datetime.datetime.now(datetime.timezone.utc).date(),

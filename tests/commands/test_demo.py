@@ -198,3 +198,25 @@ def test_repository_config_matches() -> None:
     assert page is not None
     assert (page.session_cookie, page.roles_regex, page.user_regex) == ("DEMOSESSION", demo.ROLES_REGEX, demo.USER_REGEX)
     assert config.resolve(config.apps[0].rules[0]) == demo.DEMO_RULES
+
+
+def test_rules_folder_blocked(tmp_path: Path, capsys: pytest.CaptureFixture[str], restore_logging: None) -> None:
+    (tmp_path / "file").write_text("", encoding="utf-8")
+
+    assert main(["demo", "--rules", str(tmp_path / "file" / "rules"), "--data", str(tmp_path / "data")]) == 1
+
+    assert capsys.readouterr().err == f"guidegate demo: cannot create the rule folder {tmp_path / 'file' / 'rules'}: Not a directory\n"
+
+
+def test_own_rules_folder_served(tmp_path: Path, capsys: pytest.CaptureFixture[str], restore_logging: None) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        # The proxy port is taken, so the demo stops right after writing its configuration.
+        assert main(["demo", "--port", str(port), "--rules", str(tmp_path / "mine"), "--data", str(tmp_path / "data")]) == 1
+
+    assert (tmp_path / "mine").is_dir()
+    config = load_config(tmp_path / "data" / "config.yaml", environ={})
+    assert config.apps[0].rules == (str((tmp_path / "mine").resolve()),)

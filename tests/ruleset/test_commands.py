@@ -69,7 +69,7 @@ def test_check_paths(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_check_examples(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", str(ROOT / "rules" / "examples")]) == 0
-    assert "apps: erp, timesheets" in capsys.readouterr().out
+    assert "apps: erp, roundup, timesheets" in capsys.readouterr().out
 
 
 def test_check_config(project: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -328,4 +328,4 @@ async def test_hotspot_motion_preference(site: TestSite, open_page: OpenPage, ap
     spot = page.locator(".gg-hotspot")
     await spot.wait_for()
 
-    assert await spot.evaluate("el => getComputedStyle(el).animationName") == animation
+    assert await spot.evaluate("el => getComputedStyle(el, '::after').animationName") == animation
