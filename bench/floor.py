@@ -41,10 +41,14 @@ def forwarder_app(upstream: str) -> web.Application:
             response = web.StreamResponse(status=answer.status, reason=answer.reason, headers=_end_to_end(answer.headers))
             if answer.content_length is not None:
                 response.content_length = answer.content_length
-            await response.prepare(request)
-            async for chunk in answer.content.iter_any():
-                await response.write(chunk)
-            await response.write_eof()
+            try:
+                await response.prepare(request)
+                async for chunk in answer.content.iter_any():
+                    await response.write(chunk)
+                await response.write_eof()
+            except ConnectionResetError:
+                # wrk closes its connections mid-request when a run ends; drop the response quietly.
+                answer.close()
             return response
 
     async def open_session(application: web.Application) -> None:

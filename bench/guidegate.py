@@ -13,6 +13,9 @@ import yaml
 from bench.process import BenchError, Process, ProcessGroup, free_port, wait_for_port
 
 
+DEMO_RULES = Path(__file__).resolve().parents[1] / "rules" / "demo"
+
+
 def benchmark_config(upstream: str, port: int, workdir: Path, *, inject: bool = True) -> dict[str, Any]:
     """Return a config.yaml document with every feature configured, none of which the core scenarios trigger.
 
@@ -39,7 +42,9 @@ def benchmark_config(upstream: str, port: int, workdir: Path, *, inject: bool = 
                 "timeouts": {"connect": "5s", "read": "60s"},
                 "max_request_body": "100MiB",
                 "max_connections": 100,
-                "rules": [],
+                # The demo rules load and compile, but no benchmark path is one of their pages or steps.
+                "rules": [str(DEMO_RULES)],
+                "identity": {"sources": ["headers", "map"], "map": str(workdir / "roles.csv"), "default_roles": ["staff"]},
                 "inject": {"enabled": inject, "statuses": [200], "lookahead": "64KiB", "csp": "respect"},
             }
         ],
@@ -64,6 +69,7 @@ def start_guidegate(
     config = folder / "config.yaml"
     document = benchmark_config(upstream, port, folder, inject=inject)
     config.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    (folder / "roles.csv").write_text("alice,clerk\nbob,manager\n", encoding="utf-8")
     config.chmod(0o600)
     process = group.start(name, [*guidegate_command(), "run", "--config", str(config), "--workers", str(workers)])
     wait_for_port(process, port)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable
@@ -56,6 +57,12 @@ def is_trusted(peer: str | None, trusted: tuple[Network, ...]) -> bool:
     """Whether the peer address lies in one of the trusted networks."""
     if not peer or not trusted:
         return False
+    return _in_networks(peer, trusted)
+
+
+@functools.lru_cache(maxsize=4096)
+def _in_networks(peer: str, trusted: tuple[Network, ...]) -> bool:
+    # Cached: a proxy sees the same few peers (load balancers, SSO proxies) over and over.
     try:
         address = ipaddress.ip_address(peer)
     except ValueError:
@@ -109,6 +116,7 @@ def _forwarded_node(peer: str) -> str:
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 
+@functools.lru_cache(maxsize=1024)
 def _forwarded_value(value: str) -> str:
     if _TOKEN.match(value):
         return value

@@ -30,7 +30,7 @@ from proxy.analytics.runs import Run, RunsByVisitor, RunTracker
 from proxy.analytics.specs import Specs, WorkflowSpec
 from proxy.errors import GuidegateError
 from proxy.events.model import decode_roles
-from proxy.events.store import EventStore, NameCountRow
+from proxy.events.store import EventStore, NameCountRow, TimeRow, VisitorRolesRow
 
 logger = logging.getLogger(__name__)
 
@@ -87,8 +87,9 @@ async def build_report(store: EventStore, specs: Specs, query: ReportQuery) -> R
     """Query the store and compute the report.
 
     Raises ReportError for an empty period or a workflow filter that names no workflow in `specs`,
-    and StoreError when the store fails. The garbage collector is paused meanwhile (see
-    `paused_gc`), for the whole process, since other tasks run while the report awaits the store.
+    and StoreError when the store fails. The computing runs in worker threads, so the event loop
+    keeps serving meanwhile. The garbage collector is paused for the whole process until the
+    report is done (see `paused_gc`).
     """
     with paused_gc():
         return await _build(store, specs, query)
@@ -110,8 +111,8 @@ async def _build(store: EventStore, specs: Specs, query: ReportQuery) -> Report:
     started = time.perf_counter()
     help_start = _help_start(query)
 
-    # The four reads run at once: SQLite queries each in a thread of their own, PostgreSQL ones
-    # on their own pool connections, while this task rebuilds the runs from the step stream.
+    # The four reads run at once, each SQLite query in a thread of its own and each PostgreSQL
+    # query on its own pool connection, while this task rebuilds the runs from the step stream.
     tasks = (
         asyncio.ensure_future(store.visitor_roles(query.app, query.since, query.until)),
         asyncio.ensure_future(store.name_counts(query.app, ("feature", *GUIDE_KINDS), query.since, query.until)),
@@ -124,7 +125,38 @@ async def _build(store: EventStore, specs: Specs, query: ReportQuery) -> Report:
         for task in tasks:
             task.cancel()
         raise
+    help_members = None
+    if query.role is not None and help_start < query.since:
+        # The help trend reaches back before the period, so its visitors' roles come from there.
+        wider = _union_roles(await store.visitor_roles(query.app, help_start, query.until))
+        help_members = {visitor for visitor, role_set in wider.items() if query.role in role_set}
 
+    report = await asyncio.to_thread(
+        _assemble, specs, query, workflows, as_of, role_rows, counts, help_start, help_rows, help_members, runs_by_workflow
+    )
+    logger.info(
+        "report for app %s built in %.3fs: %d visitors, %d runs",
+        query.app,
+        time.perf_counter() - started,
+        report.active_visitors,
+        sum(len(runs) for by_visitor in runs_by_workflow.values() for runs in by_visitor.values()),
+    )
+    return report
+
+
+def _assemble(
+    specs: Specs,
+    query: ReportQuery,
+    workflows: Sequence[WorkflowSpec],
+    as_of: float,
+    role_rows: Sequence[VisitorRolesRow],
+    counts: Sequence[NameCountRow],
+    help_start: float,
+    help_rows: Sequence[TimeRow],
+    help_members: set[str] | None,
+    runs_by_workflow: Mapping[str, RunsByVisitor],
+) -> Report:
+    """Compute the report from the rows read and the runs rebuilt (CPU work, run in a thread)."""
     visitor_roles = _union_roles(role_rows)
     if query.role is not None:
         visitor_roles = {visitor: roles for visitor, roles in visitor_roles.items() if query.role in roles}
@@ -133,24 +165,13 @@ async def _build(store: EventStore, specs: Specs, query: ReportQuery) -> Report:
             for workflow, by_visitor in runs_by_workflow.items()
         }
         counts = [row for row in counts if row[2] in visitor_roles]
+        members = set(visitor_roles) if help_members is None else help_members
+        help_rows = [row for row in help_rows if row[1] in members]
         roles = [query.role]
     else:
-        roles = sorted({role for roles in visitor_roles.values() for role in roles})
+        roles = sorted({role for role_set in visitor_roles.values() for role in role_set})
 
-    workflow_reports = tuple(
-        workflow_report(spec, runs_by_workflow.get(spec.id, {}), visitor_roles, roles) for spec in workflows
-    )
     features, unused = _features(specs, counts, visitor_roles, roles)
-    guides = _guides(specs, counts, runs_by_workflow, {spec.id for spec in workflows})
-    help_weeks = await _help(store, query, help_start, help_rows, visitor_roles)
-
-    logger.info(
-        "report for app %s built in %.3fs: %d visitors, %d runs",
-        query.app,
-        time.perf_counter() - started,
-        len(visitor_roles),
-        sum(len(runs) for by_visitor in runs_by_workflow.values() for runs in by_visitor.values()),
-    )
     return Report(
         app=query.app,
         since=query.since,
@@ -161,13 +182,15 @@ async def _build(store: EventStore, specs: Specs, query: ReportQuery) -> Report:
         go_live=query.go_live,
         active_visitors=len(visitor_roles),
         roles=tuple(
-            RoleActivity(role, sum(1 for visitor_set in visitor_roles.values() if role in visitor_set)) for role in roles
+            RoleActivity(role, sum(1 for role_set in visitor_roles.values() if role in role_set)) for role in roles
         ),
-        workflows=workflow_reports,
+        workflows=tuple(
+            workflow_report(spec, runs_by_workflow.get(spec.id, {}), visitor_roles, roles) for spec in workflows
+        ),
         features=features,
         unused_features=unused,
-        guides=guides,
-        help=help_weeks,
+        guides=_guides(specs, counts, runs_by_workflow, {spec.id for spec in workflows}),
+        help=_help(query, help_start, help_rows),
     )
 
 
@@ -192,10 +215,11 @@ async def _runs(
         return {}
     longest = max(spec.window_seconds for spec in specs)
     tracker = RunTracker(specs, query.until)
-    # The next page is read only after this one is processed: reading it meanwhile in SQLite's
-    # thread would make both threads fight for the GIL at every row and slow both down.
+    # Each page is processed in a worker thread, so the event loop keeps serving requests. The
+    # next page is read only afterwards: reading it meanwhile in SQLite's thread would make the
+    # two threads contend for the GIL at every row and slow both down.
     async for page in store.step_rows(query.app, query.since, query.until + longest, STEP_PAGE_SIZE):
-        tracker.feed(page)
+        await asyncio.to_thread(tracker.feed, page)
     return tracker.finish(as_of)
 
 
@@ -308,25 +332,10 @@ def _help_start(query: ReportQuery) -> float:
     return day_start(datetime.datetime.fromtimestamp(query.since, datetime.timezone.utc).date())
 
 
-async def _help(
-    store: EventStore,
-    query: ReportQuery,
-    start: float,
-    rows: Sequence[tuple[float, str]],
-    visitor_roles: Mapping[str, tuple[str, ...]],
-) -> tuple[HelpWeek, ...]:
+def _help(query: ReportQuery, start: float, rows: Sequence[TimeRow]) -> tuple[HelpWeek, ...]:
     """Count help requests per week from `start` to `until`."""
     if start >= query.until:
         return ()
-    if query.role is not None:
-        if start < query.since:
-            # Visitors active only before the period are missing from `visitor_roles`.
-            wider = _union_roles(await store.visitor_roles(query.app, start, query.until))
-            members = {visitor for visitor, roles in wider.items() if query.role in roles}
-        else:
-            members = set(visitor_roles)
-        rows = [row for row in rows if row[1] in members]
-
     first_day = datetime.datetime.fromtimestamp(start, datetime.timezone.utc).date()
     weeks = math.ceil((query.until - start) / WEEK)
     requests = [0] * weeks
