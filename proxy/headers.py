@@ -148,8 +148,20 @@ class OriginMap:
             return self._path(value)
         return value
 
+    def _knows_public_prefix(self, path: str) -> bool:
+        """Whether an app mounted from its root already wrote the public prefix into `path`.
+
+        Apps configured with their public URL (Roundup's `web`, a Java app's context path) send
+        `/erp/...` themselves; prefixing again would give `/erp/erp/...`. An app whose own root
+        holds a folder named like the public prefix is not told apart from them.
+        """
+        prefix = self.public_prefix
+        return self.upstream_path == "/" and prefix != "/" and (path.startswith(prefix) or path == prefix[:-1])
+
     def _path(self, path: str) -> str:
         base = self.upstream_path
+        if self._knows_public_prefix(path):
+            return path
         if path.startswith(base):
             return self.public_prefix + path[len(base) :]
         if path + "/" == base or path.startswith(base[:-1] + "?"):
@@ -185,6 +197,8 @@ class OriginMap:
 
     def _cookie_path(self, path: str) -> str:
         base = self.upstream_path
+        if self._knows_public_prefix(path):
+            return path
         if path.startswith(base):
             return self.public_prefix + path[len(base) :]
         if path + "/" == base:

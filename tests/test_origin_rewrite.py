@@ -12,6 +12,7 @@ LAYOUTS = {
     # name: (upstream path, public path prefix)
     "root": ("/", "/"),
     "prefixed": ("/app/", "/erp/"),
+    "mounted": ("/", "/erp/"),
 }
 
 
@@ -60,6 +61,8 @@ HEADER_CASES = [
     pytest.param("prefixed", "Location", "{up}/app/next?a=1", "{pub}/erp/next?a=1", id="prefixed-location-absolute"),
     pytest.param("prefixed", "Location", "/app/next", "/erp/next", id="prefixed-location-absolute-path"),
     pytest.param("prefixed", "Location", "/app", "/erp/", id="prefixed-location-base-without-slash"),
+    pytest.param("mounted", "Location", "/next", "/erp/next", id="mounted-location-prefixed"),
+    pytest.param("mounted", "Location", "/erp/next", "/erp/next", id="mounted-location-already-public"),
     pytest.param("prefixed", "Location", "/app?x=1", "/erp/?x=1", id="prefixed-location-base-query"),
     pytest.param("prefixed", "Location", "/application/x", "/application/x", id="prefixed-location-similar-path"),
     pytest.param("prefixed", "Location", "/other/x", "/other/x", id="prefixed-location-outside-base"),
@@ -122,6 +125,9 @@ COOKIE_CASES = [
         id="prefixed-expires-comma",
     ),
     pytest.param("prefixed", "data=Path=/app/; Path=/app/", "data=Path=/app/; Path=/erp/", id="prefixed-value-looks-like-path"),
+    pytest.param("mounted", "sid=1; Path=/", "sid=1; Path=/erp/", id="mounted-path-root"),
+    pytest.param("mounted", "sid=1; Path=/reports", "sid=1; Path=/erp/reports", id="mounted-path-below"),
+    pytest.param("mounted", "sid=1; Path=/erp/", "sid=1; Path=/erp/", id="mounted-path-already-public"),
 ]
 
 

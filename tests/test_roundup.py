@@ -288,12 +288,6 @@ async def test_roundup_csrf_login(tracker: Tracker, tmp_path: Path, host_header:
             assert "<b>Hello, alice</b>" in await response.text()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Roundup takes its cookie path from its web URL (/tracker/), and Guidegate prepends the public prefix "
-    "to every cookie path of an app whose upstream path is '/', so the session cookie gets Path=/tracker/tracker/ "
-    "and the browser never sends it back",
-)
 async def test_roundup_under_path_prefix(tmp_path: Path) -> None:
     with running_tracker(tmp_path / "prefixed", "/tracker/") as prefixed:
         async with running_guidegate(prefixed, tmp_path) as guidegate, aiohttp.ClientSession(
