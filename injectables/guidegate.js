@@ -470,7 +470,7 @@
       doc.documentElement.appendChild(found.host);
       // The top layer puts the UI above every z-index of the page, where the browser has it.
       try {
-        if (W.NOPE) found.host.setAttribute('popover', 'manual');
+        found.host.setAttribute('popover', 'manual');
         found.host.showPopover();
       } catch (error) {
         /* z-index 2147483647 still applies */

@@ -95,7 +95,12 @@ class Gateway:
             tasks=tasks,
         )
         gateway.admin = AdminAuth(config, roles_of=lambda request: gateway.runtime_context(request).roles)
-        pages = RulesetPages(lambda: rules.ruleset, completed_workflows=lambda context: completions.completed(context.app, context.visitor))
+        prefixes = {app.name: app.path_prefix for app in config.apps}
+        pages = RulesetPages(
+            lambda: rules.ruleset,
+            completed_workflows=lambda context: completions.completed(context.app, context.visitor),
+            path_prefix=prefixes.__getitem__,
+        )
         gateway.runtime = RuntimeEndpoints(
             config.prefix,
             resolve=gateway.runtime_context,

@@ -21,7 +21,7 @@ class RulesetPages:
     request. `completed_workflows` ticks checklist items; without it every item shows as not done.
     `clock` returns the aware time that schedules are checked against (default: now).
     `path_prefix` returns the public path an app is mounted at (such as '/erp/'), which is cut
-    from the browser's URL so that rules match the path as the app sees it.
+    from the browser's URL so that rules match the path that the app receives.
     """
 
     def __init__(

@@ -185,6 +185,7 @@ async def test_frames_share_one_help_menu(site: TestSite, open_page: OpenPage, a
     site.add_app(app, FRAMES, {"/main": MAIN_PAGE, "/content": FORM_PAGE})
     page = await open_page(site.page_url(app, "/main"))
     frame = page.frame(name="content")
+    assert frame is not None
     await frame.wait_for_function("() => window.Guidegate && window.Guidegate.ready")
     await frame.evaluate("() => window.Guidegate.ready")
 
