@@ -36,7 +36,8 @@ def benchmark_config(upstream: str, port: int, workdir: Path, *, inject: bool = 
         "admin": {"token": secrets.token_hex(16)},
         "apps": [
             {
-                "name": "bench",
+                # Named after the demo app, because the demo rule files say `app: demo`.
+                "name": "demo",
                 "upstream": upstream + "/",
                 "host_header": "upstream",
                 "timeouts": {"connect": "5s", "read": "60s"},
