@@ -44,6 +44,12 @@ class Target:
     )
     text: str | None = setting(None, help="the element's text must contain this (case and spacing ignored)")
     frame: str | None = setting(None, help="name of the frame or iframe the element is in")
+    wait: float | None = setting(
+        None,
+        minimum=0,
+        maximum=120,
+        help="seconds the browser waits for the element to appear before it counts as missing (default 5)",
+    )
 
 
 @dataclass(frozen=True)

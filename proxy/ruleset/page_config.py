@@ -112,7 +112,10 @@ def _texts(text: Text | None, locale: str) -> dict[str, str] | None:
 def _target(target: Target | None) -> dict[str, Any] | None:
     if target is None:
         return None
-    return {"selectors": list(target.selector), "text": target.text, "frame": target.frame}
+    found: dict[str, Any] = {"selectors": list(target.selector), "text": target.text, "frame": target.frame}
+    if target.wait is not None:
+        found["wait"] = target.wait
+    return found
 
 
 def _step(step: Step, on_missing: str, locale: str) -> dict[str, Any]:
