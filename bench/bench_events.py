@@ -1,4 +1,4 @@
-"""Event store benchmark: sustained ingestion through the writer into SQLite, and a report over a million events.
+"""Event store benchmark: ingestion through the writer into SQLite, and a report over a million events.
 
 Run alone with `.venv/bin/python -m bench.bench_events [--events N] [--ingest N]`; `run()` returns
 the figures as a dict for the harness.
@@ -161,6 +161,7 @@ async def measure_report(folder: Path, events: Sequence[Event], repeats: int = 3
     for offset in range(0, len(events), 20_000):
         await store.write(events[offset : offset + 20_000])
     load_seconds = time.perf_counter() - load_started
+
     since = day_start(FIRST_DAY)
     query = ReportQuery(APP, since, since + DAYS * 86400.0, go_live=FIRST_DAY, as_of=since + (DAYS + 1) * 86400.0)
     timings = []
@@ -171,9 +172,11 @@ async def measure_report(folder: Path, events: Sequence[Event], repeats: int = 3
         cpu_started = time.process_time()
         report = await build_report(store, SPECS, query)
         timings.append(time.perf_counter() - started)
-        # Every thread of the process, SQLite's included: the figure a busy machine inflates least.
+        # CPU time of every thread of the process, SQLite's included; unlike wall time it leaves
+        # out the time spent waiting while other processes use the cores.
         cpu_times.append(time.process_time() - cpu_started)
     await store.close()
+
     assert report is not None
     runs = sum(workflow.total.started for workflow in report.workflows)
     return {
@@ -188,7 +191,8 @@ async def measure_report(folder: Path, events: Sequence[Event], repeats: int = 3
 
 
 def run(events: int = 1_000_000, ingest: int = 100_000) -> dict[str, float]:
-    """Run both measurements in a temporary folder and return the figures."""
+    """Run the three measurements (ingestion, paced ingestion, report) in a temporary folder and
+    return the figures."""
     with tempfile.TemporaryDirectory(prefix="guidegate-bench-events-") as name:
         folder = Path(name)
         generated = time.perf_counter()

@@ -24,9 +24,8 @@ from proxy.analytics.models import (
     RoleActivity,
     RoleShare,
     UnusedFeatures,
-    WorkflowReport,
 )
-from proxy.analytics.runs import Run, RunsByVisitor, RunTracker
+from proxy.analytics.runs import RunsByVisitor, RunTracker
 from proxy.analytics.specs import Specs, WorkflowSpec
 from proxy.errors import GuidegateError
 from proxy.events.model import decode_roles
@@ -112,8 +111,8 @@ async def _build(store: EventStore, specs: Specs, query: ReportQuery) -> Report:
     started = time.perf_counter()
     help_start = _help_start(query)
 
-    # The four reads run at once, each SQLite query in a thread of its own and each PostgreSQL
-    # query on its own pool connection, while this task rebuilds the runs from the step stream.
+    # The three queries run while the runs are rebuilt from the step stream: on SQLite each in a
+    # thread of its own, on PostgreSQL each on its own pool connection.
     tasks = (
         asyncio.ensure_future(store.visitor_roles(query.app, query.since, query.until)),
         asyncio.ensure_future(store.name_counts(query.app, ("feature", *GUIDE_KINDS), query.since, query.until)),
@@ -328,8 +327,8 @@ def _guides(
             effects.append(
                 GuideEffect(
                     workflow=workflow,
-                    saw=_cohort(counts for visitor, counts in by_visitor.items() if visitor in saw),
-                    did_not_see=_cohort(counts for visitor, counts in by_visitor.items() if visitor not in saw),
+                    saw=_cohort(outcome for visitor, outcome in by_visitor.items() if visitor in saw),
+                    did_not_see=_cohort(outcome for visitor, outcome in by_visitor.items() if visitor not in saw),
                 )
             )
         reports.append(

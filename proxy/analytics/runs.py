@@ -8,8 +8,8 @@ The rules, per visitor and workflow:
   finds the run over: it is closed as abandoned first, and the event is read as if no run were in
   progress.
 - The next step of a run is the one after the last step passed. An event of the next step with
-  outcome 'failure' counts a failure at that step and the run waits for a retry; 'abandon' ends
-  the run as abandoned; any other outcome passes the step. Passing the last step completes the
+  outcome 'failure' counts a failure at that step, and the run waits for a retry. Outcome
+  'abandon' ends the run as abandoned, and any other outcome passes the step. Passing the last step completes the
   run; time to complete is that event's time minus the run's first event's time. A failure then
   a successful retry therefore counts once as a failure and once as a pass.
 - 'ordered': events of other steps (earlier ones revisited, later ones out of turn) are ignored,
@@ -109,6 +109,7 @@ class RunTracker:
         # then the number of those runs that are strict.
         self._visitors: dict[str, list[Any]] = {}
         self._strict_slot = len(self._flows)
+        self._strict_flows = [flow for flow in self._flows.values() if flow.strict]
 
     def _entry(self, key: str) -> _Entry:
         """Parse and cache a StepRow key: (flow or None, step index or marker, outcome code)."""
@@ -200,8 +201,8 @@ class RunTracker:
 
     def _break_strict(self, visitor: str, state: list[Any], current: _Flow | None) -> None:
         """End the visitor's strict runs of workflows other than `current` as abandoned."""
-        for flow in self._flows.values():
-            if flow.strict and flow is not current and state[flow.number] is not None:
+        for flow in self._strict_flows:
+            if flow is not current and state[flow.number] is not None:
                 self._close(flow, visitor, state, "abandoned", False)
 
     def _start(self, flow: _Flow, state: list[Any], time: float) -> _Open:

@@ -15,7 +15,6 @@ from proxy.analytics.reports import DAY, ReportQuery, build_report, day_start
 from proxy.analytics.specs import Specs, SpecsLoader, load_specs
 from proxy.analytics.tables import TABLE_NAMES, table
 from proxy.config import App, Config, load_config
-from proxy.config.analytics import AnalyticsConfig
 from proxy.errors import GuidegateError, InvalidFileError
 from proxy.events import SqliteStore, create_store
 
@@ -75,7 +74,7 @@ def run(
     app = _choose_app(config, arguments.app, err)
     if app is None:
         return 2
-    analytics = _analytics(config)
+    analytics = config.analytics
     until_day = arguments.until or today or datetime.datetime.now(datetime.timezone.utc).date()
     since_day = arguments.since or until_day - datetime.timedelta(days=analytics.report_days - 1)
     if since_day > until_day:
@@ -124,12 +123,6 @@ def _choose_app(config: Config, name: str | None, err: TextIO) -> App | None:
             return app
     print(f"unknown app '{name}'; expected one of: {names}", file=err)
     return None
-
-
-def _analytics(config: Config) -> AnalyticsConfig:
-    # NOTE: Config gets an `analytics` section of this type; until then the defaults apply.
-    section = getattr(config, "analytics", None)
-    return section if isinstance(section, AnalyticsConfig) else AnalyticsConfig()
 
 
 async def _report(config: Config, specs: Specs, query: ReportQuery) -> Report:

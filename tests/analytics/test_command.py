@@ -163,3 +163,12 @@ def test_report_command_bad_date(capsys: pytest.CaptureFixture[str]) -> None:
         main(["report", "--since", "2024-13-01"])
     assert caught.value.code == 2
     assert "argument --since: invalid date '2024-13-01'; expected YYYY-MM-DD such as 2024-03-01" in capsys.readouterr().err
+
+
+def test_report_command_go_live(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(CONFIG.format(more="") + "analytics:\n  go_live: 2024-02-26\n", encoding="utf-8")
+    write_events(tmp_path / "data" / "events.sqlite3")
+    code, out, _ = invoke("--config", str(path), "--since", "2024-03-04", "--until", "2024-03-10", "--format", "json")
+    assert code == 0
+    assert [week["start"] for week in json.loads(out)["help"]] == ["2024-02-26", "2024-03-04"]

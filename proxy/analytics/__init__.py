@@ -1,0 +1,1 @@
+"""Adoption analytics: workflow runs, funnels, feature use, guide effect, and the report renderers."""
