@@ -69,7 +69,7 @@ class ForwardHook(Protocol):
 
 
 class BodyObserver(Protocol):
-    """Sees request or response body chunks as they stream past (workflow capture implements it)."""
+    """Receives request or response body chunks as they stream past (workflow capture implements it)."""
 
     def feed(self, chunk: bytes) -> None: ...
 

@@ -149,7 +149,7 @@ class Gateway:
         return RequestContext(app=app.name, visitor=identity.visitor_id, roles=identity.roles, set_cookie=identity.set_cookie)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        """Answer any request: reject what no app serves, serve the prefix, forward the rest."""
+        """Handle any request: reject what no app serves, serve the prefix, forward the rest."""
         request_id = self._request_ids.next()
         accept = request.headers.get("Accept", "")
         if request.method == "CONNECT":

@@ -91,6 +91,10 @@ def _rules_summary(ruleset: RuleSet) -> str:
     features = sum(len(app.features) for app in ruleset.apps.values())
     apps = ", ".join(sorted(ruleset.apps)) or "none"
     return (
-        f"rules: OK, {guides} guides, {workflows} workflows, {features} features "
-        f"in {len(ruleset.files)} files (apps: {apps})"
+        f"rules: OK, {_count(guides, 'guide')}, {_count(workflows, 'workflow')}, {_count(features, 'feature')} "
+        f"in {_count(len(ruleset.files), 'file')} (apps: {apps})"
     )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"

@@ -63,7 +63,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_check_paths(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "rules"]) == 0
     captured = capsys.readouterr()
-    assert captured.out == "rules: OK, 2 guides, 1 workflows, 1 features in 1 files (apps: erp)\n"
+    assert captured.out == "rules: OK, 2 guides, 1 workflow, 1 feature in 1 file (apps: erp)\n"
     assert captured.err == ""
 
 
@@ -75,7 +75,7 @@ def test_check_examples(capsys: pytest.CaptureFixture[str]) -> None:
 def test_check_config(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check"]) == 0
     assert capsys.readouterr().out == (
-        "config.yaml: OK\nrules: OK, 2 guides, 1 workflows, 1 features in 1 files (apps: erp)\n"
+        "config.yaml: OK\nrules: OK, 2 guides, 1 workflow, 1 feature in 1 file (apps: erp)\n"
     )
 
 
