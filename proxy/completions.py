@@ -1,4 +1,4 @@
-"""Which workflows each visitor has completed, as the proxy saw them, for ticking checklist items."""
+"""Per-visitor record of completed workflows, as the proxy saw them, for ticking checklist items."""
 
 from __future__ import annotations
 
