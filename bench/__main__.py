@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench.capture import CAPTURE, run_capture
 from bench.companions import COMPANIONS, run_companion
 from bench.fixtures import GIB, MIB, PAGE_SIZES, Fixtures, write_fixtures
 from bench.floor import start_floor
@@ -56,8 +57,9 @@ logger = logging.getLogger("bench")
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 REPORT = REPOSITORY / "docs" / "BENCHMARKS.md"
+CAPTURE_REPORT = REPOSITORY / "docs" / "BENCHMARKS-capture.md"
 PROXY_SECTIONS = (CORE, DOWNLOAD, INJECTION)
-SECTIONS = (*PROXY_SECTIONS, *COMPANIONS)
+SECTIONS = (*PROXY_SECTIONS, CAPTURE, *COMPANIONS)
 PROFILE_TURNS = 3
 
 FULL = Settings(
@@ -119,6 +121,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bench: {error}", file=sys.stderr)
         print(f"bench: the servers' logs are in {workdir}", file=sys.stderr)
         return 1
+    if CAPTURE in sections:
+        # The capture figures go to a file of their own, so that `--only capture` leaves BENCHMARKS.md as it is.
+        try:
+            capture_text = run_capture(settings, workdir / "capture", command)
+        except BenchError as error:
+            print(f"bench: {error}", file=sys.stderr)
+            print(f"bench: the servers' logs are in {workdir / 'capture'}", file=sys.stderr)
+            return 1
+        print(capture_text)
+        if not arguments.quick:
+            CAPTURE_REPORT.write_text(capture_text, encoding="utf-8")
+            print(f"bench: wrote {CAPTURE_REPORT}")
+        results.note(f"Capture on vs idle is measured separately, in [{CAPTURE_REPORT.name}]({CAPTURE_REPORT.name}).")
     for section in sections:
         if section in COMPANIONS:
             heading, module = COMPANIONS[section]

@@ -16,7 +16,9 @@ from bench.process import BenchError, Process, ProcessGroup, free_port, wait_for
 DEMO_RULES = Path(__file__).resolve().parents[1] / "rules" / "demo"
 
 
-def benchmark_config(upstream: str, port: int, workdir: Path, *, inject: bool = True) -> dict[str, Any]:
+def benchmark_config(
+    upstream: str, port: int, workdir: Path, *, inject: bool = True, rules: Path = DEMO_RULES
+) -> dict[str, Any]:
     """Return a config.yaml document with every feature configured, none of which the core scenarios trigger.
 
     The core bodies are application/octet-stream, so injection is configured but idle for them, and it
@@ -43,8 +45,8 @@ def benchmark_config(upstream: str, port: int, workdir: Path, *, inject: bool = 
                 "timeouts": {"connect": "5s", "read": "60s"},
                 "max_request_body": "100MiB",
                 "max_connections": 100,
-                # The demo rules load and compile, but no benchmark path is one of their pages or steps.
-                "rules": [str(DEMO_RULES)],
+                # By default the demo rules: they load and compile, but no benchmark path is one of their pages or steps.
+                "rules": [str(rules)],
                 "identity": {"sources": ["headers", "map"], "map": str(workdir / "roles.csv"), "default_roles": ["staff"]},
                 "inject": {"enabled": inject, "statuses": [200], "lookahead": "64KiB", "csp": "respect"},
             }
@@ -61,14 +63,14 @@ def guidegate_command() -> list[str]:
 
 
 def start_guidegate(
-    group: ProcessGroup, name: str, upstream: str, *, workers: int = 1, inject: bool = True
+    group: ProcessGroup, name: str, upstream: str, *, workers: int = 1, inject: bool = True, rules: Path = DEMO_RULES
 ) -> tuple[Process, str]:
     """Write a config for `upstream` and start `guidegate run --config PATH --workers N`; wait for its port."""
     port = free_port()
     folder = group.workdir / name
     folder.mkdir(exist_ok=True)
     config = folder / "config.yaml"
-    document = benchmark_config(upstream, port, folder, inject=inject)
+    document = benchmark_config(upstream, port, folder, inject=inject, rules=rules)
     config.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     (folder / "roles.csv").write_text("alice,clerk\nbob,manager\n", encoding="utf-8")
     config.chmod(0o600)

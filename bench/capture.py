@@ -1,0 +1,163 @@
+"""The capture scenario: Guidegate with a workflow step on the loaded path (one event per request) against capture idle."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import sqlite3
+import statistics
+import sys
+from pathlib import Path
+
+from bench.fixtures import BODY_SIZES, Fixtures, write_fixtures
+from bench.guidegate import start_guidegate
+from bench.load import run_wrk
+from bench.process import BenchError, Process, ProcessGroup
+from bench.scenarios import MAX_REQUESTS_PER_SECOND, Settings, Target, rotated
+from bench.upstream import start_upstream
+
+logger = logging.getLogger(__name__)
+
+CAPTURE = "capture"
+CASE = "2 KiB"
+CAPTURE_ON = "Guidegate, capture on"
+CAPTURE_OFF = "Guidegate, capture idle"
+IDLE_STEP_PATH = "/no-benchmark-path-is-this-step"
+MAX_P99_ADDED_MS = 1.0
+
+RULES = """\
+app: demo
+
+workflows:
+  - id: bench-fetch
+    title: Fetch the benchmark body
+    steps:
+      - name: fetch
+        title: Fetch the body
+        path: "{path}"
+        methods: GET
+        success:
+          status: 200
+"""
+"""A rule file with one workflow whose only step is a GET of `path`."""
+
+
+def write_rules(folder: Path, step_path: str) -> Path:
+    """Write a rules folder whose one workflow step matches GET `step_path`; return the folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "bench.yaml").write_text(RULES.format(path=step_path), encoding="utf-8")
+    return folder
+
+
+def count_events(database: Path) -> int:
+    """Return the number of rows in the events table of a Guidegate SQLite store (0 when it has none yet)."""
+    if not database.exists():
+        return 0
+    connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    try:
+        row = connection.execute("SELECT count(*) FROM events").fetchone()
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        connection.close()
+    return int(row[0])
+
+
+def run_capture(settings: Settings, workdir: Path, command: str) -> str:
+    """Measure capture on and idle in interleaved repeats; return the Markdown section with the figures."""
+    fixtures: Fixtures = write_fixtures(workdir / "files", 1024 * 1024)
+    path = fixtures.body_path(CASE)
+    figures: dict[str, dict[str, list[float]]] = {CAPTURE_ON: {}, CAPTURE_OFF: {}}
+    requests: dict[str, int] = {CAPTURE_ON: 0, CAPTURE_OFF: 0}
+    with ProcessGroup(workdir) as group:
+        upstream = start_upstream(group, fixtures, settings.slow_delay)
+        on_rules = write_rules(workdir / "rules-capture-on", path)
+        off_rules = write_rules(workdir / "rules-capture-idle", IDLE_STEP_PATH)
+        on_process, on_url = start_guidegate(group, "guidegate-capture-on", upstream.url, rules=on_rules)
+        off_process, off_url = start_guidegate(group, "guidegate-capture-idle", upstream.url, rules=off_rules)
+        targets = [Target(CAPTURE_ON, on_url, on_process), Target(CAPTURE_OFF, off_url, off_process)]
+        for target in targets:
+            run_wrk(target.url + path, workdir, seconds=1, connections=settings.connections,
+                    max_requests=MAX_REQUESTS_PER_SECOND)
+        for repeat in range(settings.repeats):
+            print(f"bench: capture repeat {repeat + 1} of {settings.repeats}", file=sys.stderr)
+            for target in rotated(targets, repeat):
+                bound = int(MAX_REQUESTS_PER_SECOND * settings.seconds)
+                result = run_wrk(target.url + path, workdir, seconds=settings.seconds,
+                                 connections=settings.connections, max_requests=bound)
+                if result.requests >= 0.95 * bound:
+                    raise BenchError(f"wrk reached its bound of {bound} requests on {target.url}{path}")
+                if result.errors:
+                    raise BenchError(f"wrk counted {result.errors} errors on {target.name}; see {target.process.log}")
+                requests[target.name] += result.requests
+                values = figures[target.name]
+                values.setdefault("rps", []).append(result.requests_per_second)
+                values.setdefault("p50_ms", []).append(result.p50_ms)
+                values.setdefault("p99_ms", []).append(result.p99_ms)
+                logger.info("capture %s: %.0f req/s, p50 %.2f ms, p99 %.2f ms",
+                            target.name, result.requests_per_second, result.p50_ms, result.p99_ms)
+        # Stopping Guidegate flushes the event writer, so the row count covers every request it captured.
+        events = {}
+        for target in targets:
+            stop(target.process)
+            events[target.name] = count_events(workdir / target.process.name / "events.sqlite3")
+    return render(settings, command, path, figures, requests, events)
+
+
+def stop(process: Process) -> None:
+    """Stop a Guidegate process, and log a warning when it exited with an error status."""
+    process.stop()
+    if process.popen.returncode not in (0, None):
+        logger.warning("%s exited with status %s; see %s", process.name, process.popen.returncode, process.log)
+
+
+def render(
+    settings: Settings,
+    command: str,
+    path: str,
+    figures: dict[str, dict[str, list[float]]], requests: dict[str, int], events: dict[str, int]
+) -> str:
+    """Return the capture section as Markdown: the table, the target verdict and the event counts."""
+    on, off = figures[CAPTURE_ON], figures[CAPTURE_OFF]
+    added = [first - second for first, second in zip(on["p99_ms"], off["p99_ms"])]
+    median_added = statistics.median(on["p99_ms"]) - statistics.median(off["p99_ms"])
+    verdict = "PASS" if median_added <= MAX_P99_ADDED_MS else "MISS"
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        "# Benchmark: workflow capture on vs idle",
+        "",
+        f"Measured {stamp} by `{command}` on the machine "
+        "described in [BENCHMARKS.md](BENCHMARKS.md). Two Guidegate processes (one worker each, the configuration of "
+        "`bench/guidegate.py`) forward to the same nginx upstream. Each has a rules folder with one workflow of one "
+        f"step, `GET` with status 200 as success. For \"{CAPTURE_ON}\" the step path is the loaded path `{path}` "
+        f"(a {BODY_SIZES[CASE]}-byte body), so capture records a step event per request into SQLite. For \"{CAPTURE_OFF}\" the step path is one "
+        "that no request uses, so the rules are loaded but capture records nothing. "
+        f"wrk runs one thread with {settings.connections} connections for {settings.seconds:g} s per measurement, "
+        "the two processes take turns in each repeat, and the table shows medians over the repeats.",
+        "",
+        "| target | req/s | p50 ms | p99 ms | p99 per repeat (ms) |",
+        "| --- | ---: | ---: | ---: | --- |",
+    ]
+    for name in (CAPTURE_ON, CAPTURE_OFF):
+        values = figures[name]
+        lines.append(
+            f"| {name} | {statistics.median(values['rps']):,.0f} | {statistics.median(values['p50_ms']):.2f} "
+            f"| {statistics.median(values['p99_ms']):.2f} | {', '.join(f'{value:.2f}' for value in values['p99_ms'])} |"
+        )
+    lines += [
+        "",
+        "| target | required | measured | per repeat | verdict |",
+        "| --- | --- | --- | --- | --- |",
+        f"| capture on vs off: p99 added | <= +{MAX_P99_ADDED_MS:.3f} ms | {median_added:+.3f} ms "
+        f"| {', '.join(f'{value:+.3f}' for value in added)} | {verdict} |",
+        "",
+        f"Events in the SQLite store after the run (counted with `SELECT count(*) FROM events` once Guidegate stopped): "
+        f"capture on {events[CAPTURE_ON]:,} rows for {requests[CAPTURE_ON]:,} measured requests (plus the 1 s warm-up), "
+        f"capture idle {events[CAPTURE_OFF]:,} rows for {requests[CAPTURE_OFF]:,} requests.",
+        "",
+        "At full load the one Guidegate worker is CPU-bound (CPU µs/req times req/s in the 2 KiB table of BENCHMARKS.md "
+        "is about one core), so latency is mostly time spent queued: "
+        "the CPU that capture spends per request lowers req/s, and p50 and p99 grow with the queue. "
+        f"Capture on served {statistics.median(on['rps']) / statistics.median(off['rps']):.0%} of the idle req/s here.",
+    ]
+    return "\n".join(lines) + "\n"
