@@ -354,11 +354,13 @@ def _bind_dataclass(node: yaml.Node, cls: type[Any], context: BindContext, path:
                 context.report(node, f"missing key '{key}'{where}; expected {expected}")
                 failed = True
             continue
-        value = bind_value(given[key], hints[spec.name], context, _join(path, key), spec.metadata)
+        meta = spec.metadata
+        where_key = _join(path, key)
+        value = bind_value(given[key], hints[spec.name], context, where_key, meta)
         if value is INVALID:
             failed = True
             continue
-        if not _within_bounds(given[key], value, spec.metadata, context, _join(path, key)):
+        if ("minimum" in meta or "maximum" in meta) and not _within_bounds(given[key], value, meta, context, where_key):
             failed = True
             continue
         values[spec.name] = value
@@ -466,7 +468,12 @@ def _pairs(node: yaml.MappingNode, context: BindContext, path: str) -> list[tupl
     seen: set[str] = set()
     pairs = []
     for key_node, value_node in _flatten_merges(node, context):
-        if not isinstance(key_node, yaml.ScalarNode) or not isinstance(_scalar(key_node, context), (str, int)):
+        if not isinstance(key_node, yaml.ScalarNode):
+            context.report(key_node, f"invalid key in {_describe(path)}; expected a text key")
+            continue
+        # A key tagged as text is its own value, so _scalar is skipped unless ${VAR} interpolation may change it.
+        plain = key_node.tag == _STR_TAG and not (context.interpolate_env and "$" in key_node.value)
+        if not plain and not isinstance(_scalar(key_node, context), (str, int)):
             context.report(key_node, f"invalid key in {_describe(path)}; expected a text key")
             continue
         key = str(key_node.value)

@@ -169,6 +169,9 @@ def _load(
                 for bound in loaded.values():
                     if bound is not None:
                         bound.forget_tree()
+            # Drop the node trees while the collector is still paused. Reference counting frees them
+            # here, so the collection that runs when the pause ends does not walk them.
+            loaded.clear()
     logger.debug(
         "compiled %d rules from %d files for apps %s in %.3f s",
         ruleset.rule_count, len(ruleset.files), ", ".join(sorted(ruleset.apps)), time.perf_counter() - started,
