@@ -54,7 +54,7 @@ def without_hop_by_hop(
 
 
 def is_trusted(peer: str | None, trusted: tuple[Network, ...]) -> bool:
-    """Whether the peer address lies in one of the trusted networks."""
+    """Return whether the peer address lies in one of the trusted networks."""
     if not peer or not trusted:
         return False
     return _in_networks(peer, trusted)
@@ -62,7 +62,7 @@ def is_trusted(peer: str | None, trusted: tuple[Network, ...]) -> bool:
 
 @functools.lru_cache(maxsize=4096)
 def _in_networks(peer: str, trusted: tuple[Network, ...]) -> bool:
-    # Cached: a proxy sees the same few peers (load balancers, SSO proxies) over and over.
+    # Cached, because a proxy receives requests from the same few peers (load balancers, SSO proxies).
     try:
         address = ipaddress.ip_address(peer)
     except ValueError:
@@ -72,7 +72,7 @@ def _in_networks(peer: str, trusted: tuple[Network, ...]) -> bool:
 
 @dataclass(frozen=True)
 class ClientView:
-    """How the client reached us: its address, scheme and Host, after trusting forwarded values."""
+    """The client's address, scheme and Host, after trusting forwarded values from trusted peers."""
 
     peer: str
     scheme: str
@@ -153,7 +153,7 @@ class OriginMap:
 
         Apps configured with their public URL (Roundup's `web`, a Java app's context path) send
         `/erp/...` themselves; prefixing again would give `/erp/erp/...`. An app whose own root
-        holds a folder named like the public prefix is not told apart from them.
+        contains a folder named like the public prefix cannot be distinguished from them.
         """
         prefix = self.public_prefix
         return self.upstream_path == "/" and prefix != "/" and (path.startswith(prefix) or path == prefix[:-1])

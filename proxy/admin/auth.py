@@ -1,4 +1,4 @@
-"""Who is an admin: a bearer token from the configuration, or a role listed in admin.roles."""
+"""Admin authentication: a bearer token from the configuration, or a role listed in admin.roles."""
 
 from __future__ import annotations
 
@@ -44,14 +44,14 @@ class AdminAuth:
         return request.cookies.get(ADMIN_COOKIE) or request.query.get("token")
 
     def token_ok(self, request: web.Request) -> bool:
-        """Whether the request carries the configured admin token."""
+        """Return whether the request carries the configured admin token."""
         if self._token is None:
             return False
         presented = self.presented_token(request)
         return presented is not None and hmac.compare_digest(presented.encode("utf-8"), self._token)
 
     def is_admin(self, request: web.Request) -> bool:
-        """Whether the request comes from an admin (token, or a role in admin.roles)."""
+        """Return whether the request comes from an admin (token, or a role in admin.roles)."""
         if self.token_ok(request):
             return True
         if self._roles and self._roles_of is not None:

@@ -116,7 +116,7 @@ class LoggingConfig:
 
 @dataclass(frozen=True)
 class AdminConfig:
-    """Who may open the admin pages under the prefix."""
+    """Admin access to the pages under the prefix."""
 
     token: str | None = setting(None, help="bearer token for admin pages; set it from ${ENV_VAR}")
     roles: tuple[str, ...] = setting((), help="roles whose users may open admin pages and preview guides")
