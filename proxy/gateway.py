@@ -89,12 +89,12 @@ class Gateway:
             rules=rules,
             store=store,
             writer=writer,
-            admin=AdminAuth(config),
+            # The lambda runs per request, after `gateway` below exists.
+            admin=AdminAuth(config, roles_of=lambda request: gateway.runtime_context(request).roles),
             runtime=None,  # type: ignore[arg-type]  # set right below; it needs the gateway's resolve
             capture=capture,
             tasks=tasks,
         )
-        gateway.admin = AdminAuth(config, roles_of=lambda request: gateway.runtime_context(request).roles)
         prefixes = {app.name: app.path_prefix for app in config.apps}
         pages = RulesetPages(
             lambda: rules.ruleset,

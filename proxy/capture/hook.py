@@ -35,7 +35,7 @@ _STATE = "capture"
 
 @dataclass
 class CaptureState:
-    """What one captured exchange matched, and what its request and response revealed."""
+    """State of one captured exchange: what it matched, and what its request and response revealed."""
 
     match: RequestMatch
     identity: Identity
@@ -96,10 +96,11 @@ class Capture:
         path = app_path(request.path, exchange.route.public_prefix)
         # request.query parses lazily, so requests whose path no rule names never parse theirs.
         query = request.query
-        if not rules.match_request(path, method=request.method, query=query, roles=None):
+        candidates = rules.match_request(path, method=request.method, query=query, roles=None)
+        if not candidates:
             return
         identity = self._identify(exchange)
-        match = rules.match_request(path, method=request.method, query=query, roles=identity.roles)
+        match = for_audience(candidates, identity.roles)
         if not match:
             return
         state = CaptureState(match, identity, rules.case_sensitive)
@@ -215,6 +216,19 @@ class _EventBase:
             duration=round(self.duration, 3) if self.duration is not None else None,
             detail=detail,
         )
+
+
+def for_audience(match: RequestMatch, roles: frozenset[str]) -> RequestMatch:
+    """Keep the parts of a match made without roles whose audience includes `roles`.
+
+    The same check the matcher makes when given roles, applied afterwards so that identity is
+    resolved only for requests that some rule names, and the rules are matched once.
+    """
+    return RequestMatch(
+        tuple(step for step in match.steps if step.workflow.audience.matches(roles)),
+        tuple(feature for feature in match.features if feature.feature.audience.matches(roles)),
+        tuple(abandon for abandon in match.abandons if abandon.workflow.audience.matches(roles)),
+    )
 
 
 def _detail(step: StepMatch, form: FormSummary, proxy_status: int | None) -> dict[str, object] | None:
