@@ -38,7 +38,7 @@ def benchmark_config(
         "admin": {"token": secrets.token_hex(16)},
         "apps": [
             {
-                # Named after the demo app, because the demo rule files say `app: demo`.
+                # Named after the demo app, because the demo rule files declare `app: demo`.
                 "name": "demo",
                 "upstream": upstream + "/",
                 "host_header": "upstream",

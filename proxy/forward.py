@@ -53,7 +53,7 @@ class ResponseTransformer(Protocol):
 class ForwardHook(Protocol):
     """A part that acts on exchanges as they pass: injection, workflow capture, page learning.
 
-    `prepare_request` may change the headers sent upstream; `on_response` sees the response head
+    `prepare_request` may change the headers sent upstream; `on_response` receives the response head
     (and may change the headers sent to the client) and may return a transformer for the body;
     `on_complete` runs after the last byte went out, with the final status. None of them may raise:
     each catches its own errors, logs and counts them, and lets the response through.

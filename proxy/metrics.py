@@ -77,7 +77,7 @@ class Metrics:
         return found
 
     def count_request(self, app: str, status: int, duration: float, bytes_in: int, bytes_out: int) -> None:
-        """Count one answered request of `app` with its status, duration in seconds and body sizes."""
+        """Count one completed request of `app` with its status, duration in seconds and body sizes."""
         self.child(self.requests, app, str(status)).inc()
         self.child(self.latency, app).observe(duration)
         if bytes_in:

@@ -46,7 +46,7 @@ class ReservedRoutes:
         self._prefix_handlers[name.rstrip("/") + "/"] = handler
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
-        """Answer a request whose path starts with the prefix."""
+        """Handle a request whose path starts with the prefix."""
         rest = request.path[len(self._config.prefix) :]
         handler = self._handlers.get(rest)
         if handler is None:
@@ -59,7 +59,7 @@ class ReservedRoutes:
         return await handler(request)
 
     async def healthz(self, request: web.Request) -> web.StreamResponse:
-        """Report liveness; with `?check=upstreams`, also whether each upstream answers."""
+        """Report liveness; with `?check=upstreams`, also whether each upstream responds."""
         if request.query.get("check") != "upstreams":
             return web.json_response({"status": "ok"}, headers={"Cache-Control": "no-store"})
         results = await asyncio.gather(*(self._probe(app.name, app.upstream) for app in self._config.apps))

@@ -22,7 +22,7 @@ _HANDSHAKE_HEADERS = (
 
 
 def is_websocket_upgrade(request: web.Request) -> bool:
-    """Whether the request asks to upgrade the connection to a WebSocket."""
+    """Return whether the request requests an upgrade of the connection to a WebSocket."""
     connection = request.headers.get("Connection", "").lower()
     return request.headers.get("Upgrade", "").lower() == "websocket" and "upgrade" in connection
 
@@ -38,7 +38,7 @@ async def relay(
 ) -> web.StreamResponse | None:
     """Open the upstream WebSocket, then accept the client's and relay until one side closes.
 
-    Returns None when the upstream refused the handshake, so the caller answers 502.
+    Returns None when the upstream refused the handshake, so the caller responds with 502.
     """
     for name in _HANDSHAKE_HEADERS:
         headers.popall(name, None)

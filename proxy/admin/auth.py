@@ -19,7 +19,7 @@ RolesOf = Callable[[web.Request], frozenset[str]]
 
 
 class AdminAuth:
-    """Checks admin credentials; with no token and no admin roles configured, nobody is an admin.
+    """Checks admin credentials; with no token and no admin roles configured, no request is an admin's.
 
     A token is accepted from `Authorization: Bearer`, the admin cookie, or a `token` query
     parameter (the link the demo prints); it is compared in constant time.

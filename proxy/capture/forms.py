@@ -42,7 +42,7 @@ def cut_value(data: bytes) -> str:
 
 @dataclass
 class FormSummary:
-    """What a request body revealed: its field names in order, allowlisted values, and its type."""
+    """Summary of a request body: its field names in order, allowlisted values, and its type."""
 
     kind: str = "none"
     names: list[str] = field(default_factory=list)
@@ -218,7 +218,7 @@ class MultipartReader(FormReader):
                 self._keep = not is_file and self._name in self.allow_values
 
     def _store(self, data: bytes) -> None:
-        # Keep one byte over the limit, so that cut_value sees that the value was cut.
+        # Keep one byte over the limit, so that cut_value can tell that the value was cut.
         room = MAX_VALUE_BYTES + 1 - len(self._value)
         if room > 0:
             self._value += data[:room]

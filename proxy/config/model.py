@@ -61,7 +61,7 @@ class Timeouts:
 
     connect: float = setting(5.0, parse=parse_duration, schema=DURATION_SCHEMA, help="connection set-up, e.g. '5s'")
     read: float = setting(
-        60.0, parse=parse_duration, schema=DURATION_SCHEMA, help="longest silence while reading a response, e.g. '60s'"
+        60.0, parse=parse_duration, schema=DURATION_SCHEMA, help="maximum silence while reading a response, e.g. '60s'"
     )
 
 
@@ -133,7 +133,7 @@ class Config:
         (), parse=parse_network, schema=NETWORK_SCHEMA, help="peers (CIDR) whose forwarding and identity headers are trusted"
     )
     mode: Literal["development", "production"] = setting(
-        "development", help="'production' refuses to start without secrets"
+        "development", help="'production' does not start without visitor.secret"
     )
     workers: int = setting(1, minimum=1, maximum=256, help="processes sharing each listener (SO_REUSEPORT)")
     shutdown_timeout: float = setting(
