@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -27,6 +28,7 @@ from proxy.headers import (
 from proxy.logsetup import ACCESS_LOGGER
 from proxy.metrics import Metrics
 from proxy.routing import Route
+from proxy.upstream import ConnectionPool, RequestBodyFailed, UpstreamError, UpstreamResponse, send
 from proxy.websocket import is_websocket_upgrade, relay
 
 logger = logging.getLogger(__name__)
@@ -62,7 +64,7 @@ class ForwardHook(Protocol):
     def prepare_request(self, exchange: "Exchange", headers: CIMultiDict[str]) -> CIMultiDict[str]: ...
 
     def on_response(
-        self, exchange: "Exchange", upstream: aiohttp.ClientResponse, headers: CIMultiDict[str]
+        self, exchange: "Exchange", upstream: UpstreamResponse, headers: CIMultiDict[str]
     ) -> "ResponseTransformer | None": ...
 
     def on_complete(self, exchange: "Exchange", status: int) -> None: ...
@@ -109,18 +111,28 @@ class RequestTooLarge(Exception):
 
 
 class Upstreams:
-    """One pooled keep-alive client session per app, created on start-up and closed on shutdown."""
+    """Per app, a pool of keep-alive connections for requests and an aiohttp session for WebSockets and probes."""
 
     def __init__(self, config: Config) -> None:
         self._config = config
         self._sessions: dict[str, aiohttp.ClientSession] = {}
+        self._pools: dict[str, ConnectionPool] = {}
 
     async def start(self) -> None:
-        """Create the sessions; must run inside the event loop."""
+        """Create the pools and sessions; must run inside the event loop."""
         for app in self._config.apps:
+            parts = urlsplit(app.upstream)
+            tls = self._ssl_context(app) if parts.scheme == "https" else None
+            self._pools[app.name] = ConnectionPool(
+                app.name,
+                parts.hostname or "",
+                parts.port or (443 if parts.scheme == "https" else 80),
+                limit=app.max_connections,
+                tls=tls,
+            )
             connector = aiohttp.TCPConnector(
                 limit=app.max_connections,
-                ssl=self._ssl_context(app),
+                ssl=tls if tls is not None else False,
                 keepalive_timeout=30,
                 ttl_dns_cache=60,
             )
@@ -133,24 +145,30 @@ class Upstreams:
             )
             logger.info("app %s: upstream %s pool ready (%d connections at most)", app.name, app.upstream, app.max_connections)
 
-    def _ssl_context(self, app: App) -> ssl.SSLContext | bool:
-        if not app.upstream.startswith("https://"):
-            return False
+    def _ssl_context(self, app: App) -> ssl.SSLContext:
         if not app.tls_verify:
-            return False
-        context = ssl.create_default_context(cafile=str(self._config.resolve(app.ca_file)) if app.ca_file else None)
-        return context
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            return context
+        return ssl.create_default_context(cafile=str(self._config.resolve(app.ca_file)) if app.ca_file else None)
 
     def session(self, app: str) -> aiohttp.ClientSession:
-        """Return the session of an app."""
+        """Return the aiohttp session of an app, for WebSocket relays and health probes."""
         return self._sessions[app]
 
+    def pool(self, app: str) -> ConnectionPool:
+        """Return the connection pool of an app."""
+        return self._pools[app]
+
     async def close(self) -> None:
-        """Close every session and its pooled connections."""
+        """Close every pool and session with their connections."""
         for name, session in self._sessions.items():
+            await self._pools[name].close()
             await session.close()
             logger.info("app %s: upstream pool closed", name)
         self._sessions.clear()
+        self._pools.clear()
 
 
 class Forwarder:
@@ -192,42 +210,50 @@ class Forwarder:
         if length is not None and length > app.max_request_body:
             return self._error(exchange, 413, "Request Too Large", f"The request body of {length} bytes exceeds the limit of {app.max_request_body} bytes.")
 
-        url = app.upstream_origin + exchange.route.upstream_path(origin_form(request.raw_path))
+        target = exchange.route.upstream_path(origin_form(request.raw_path))
         headers = self._upstream_headers(exchange)
         if is_websocket_upgrade(request):
-            session = self._upstreams.session(app.name)
-            relayed = await relay(request, session, url, headers, app.timeouts.connect, app.name, exchange.request_id)
-            if relayed is None:
-                self._metrics.upstream_errors.labels(app.name, "websocket_handshake").inc()
-                return self._error(exchange, 502, "Bad Gateway", f"The application '{app.name}' refused the WebSocket connection.")
-            return relayed
+            return await self._websocket(exchange, app.upstream_origin + target, headers)
         body = self._request_body(exchange) if request.body_exists else None
         if body is not None and length is not None:
             headers["Content-Length"] = str(length)
 
-        session = self._upstreams.session(app.name)
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=app.timeouts.connect, sock_read=app.timeouts.read)
         exchange.upstream_started = time.perf_counter()
         try:
-            upstream = await session.request(
+            upstream = await send(
+                self._upstreams.pool(app.name),
                 request.method,
-                URL(url, encoded=True),  # as received: no re-quoting, no dot-segment removal
-                headers=headers,
-                data=body,
-                allow_redirects=False,
-                timeout=timeout,
-                compress=None,
+                target,  # as received: no re-quoting, no dot-segment removal
+                headers,
+                body,
+                length=length,
+                connect_timeout=app.timeouts.connect,
+                read_timeout=app.timeouts.read,
             )
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
-            # aiohttp's client reports the body's RequestTooLarge as a ClientConnectionError.
+        except RequestBodyFailed as error:
             if exchange.bytes_in > app.max_request_body:
                 return self._error(exchange, 413, "Request Too Large", f"The request body exceeds the limit of {app.max_request_body} bytes.")
-            return self._upstream_failed(exchange, error, url)
+            logger.info(
+                "app %s: request body of %s %s (request %s) could not be read: %s",
+                app.name, request.method, request.path, exchange.request_id, _describe(error.cause),
+            )
+            return self._error(exchange, 400, "Bad Request", "The request body could not be read whole.")
+        except UpstreamError as error:
+            return self._upstream_failed(exchange, error, app.upstream_origin + target)
 
         try:
             return await self._relay(exchange, upstream)
         finally:
             upstream.close()
+
+    async def _websocket(self, exchange: Exchange, url: str, headers: CIMultiDict[str]) -> web.StreamResponse:
+        app = exchange.app
+        session = self._upstreams.session(app.name)
+        relayed = await relay(exchange.request, session, url, headers, app.timeouts.connect, app.name, exchange.request_id)
+        if relayed is None:
+            self._metrics.upstream_errors.labels(app.name, "websocket_handshake").inc()
+            return self._error(exchange, 502, "Bad Gateway", f"The application '{app.name}' refused the WebSocket connection.")
+        return relayed
 
     def _upstream_headers(self, exchange: Exchange) -> CIMultiDict[str]:
         request = exchange.request
@@ -253,7 +279,7 @@ class Forwarder:
                 observer.feed(chunk)
             yield chunk
 
-    async def _relay(self, exchange: Exchange, upstream: aiohttp.ClientResponse) -> web.StreamResponse:
+    async def _relay(self, exchange: Exchange, upstream: UpstreamResponse) -> web.StreamResponse:
         request = exchange.request
         exchange.upstream_status = upstream.status
         headers = without_hop_by_hop(upstream.headers)
@@ -274,21 +300,21 @@ class Forwarder:
             headers = transformer.headers(headers)
         observers = exchange.response_observers
 
-        response = RelayedResponse(status=upstream.status, reason=upstream.reason, headers=headers)
+        response = RelayedResponse(status=upstream.status, reason=upstream.reason or None, headers=headers)
         if transformer is None and "Content-Length" in headers:
             response.content_length = int(headers["Content-Length"])
         await response.prepare(request)
-        if upstream.content.total_bytes == 0 and not upstream.content.at_eof():
+        if upstream.body_pending:
             # No body byte has arrived yet: send the head now rather than with the first chunk.
             await response.write(b"")
 
         try:
             if transformer is None and not observers:
-                async for chunk in upstream.content.iter_any():
+                while chunk := await upstream.read():
                     exchange.bytes_out += len(chunk)
                     await response.write(chunk)
             else:
-                async for chunk in upstream.content.iter_any():
+                while chunk := await upstream.read():
                     for observer in observers:
                         observer.feed(chunk)
                     output = transformer.feed(chunk) if transformer is not None else chunk
@@ -305,11 +331,9 @@ class Forwarder:
                 "app %s: client disconnected during response to %s %s (request %s): %s",
                 exchange.app.name, request.method, request.path, exchange.request_id, error,
             )
-            upstream.close()
             return response
-        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
-            kind = _error_kind(error)
-            self._metrics.upstream_errors.labels(exchange.app.name, kind).inc()
+        except UpstreamError as error:
+            self._metrics.upstream_errors.labels(exchange.app.name, error.kind).inc()
             logger.warning(
                 "app %s: upstream %s failed mid-response for %s %s (request %s): %s",
                 exchange.app.name, exchange.app.upstream, request.method, request.path, exchange.request_id, _describe(error),
@@ -321,7 +345,7 @@ class Forwarder:
         await response.write_eof()
         return response
 
-    def _upstream_failed(self, exchange: Exchange, error: BaseException, url: str) -> web.Response:
+    def _upstream_failed(self, exchange: Exchange, error: UpstreamError, url: str) -> web.Response:
         kind = _error_kind(error)
         self._metrics.upstream_errors.labels(exchange.app.name, kind).inc()
         request = exchange.request
@@ -370,16 +394,8 @@ def origin_form(raw_target: str) -> str:
 
 def _error_kind(error: BaseException) -> str:
     """Classify an upstream failure for metrics and the choice between 502 and 504."""
-    if isinstance(error, aiohttp.ServerTimeoutError) or isinstance(error, asyncio.TimeoutError):
-        if isinstance(error, aiohttp.ConnectionTimeoutError):
-            return "connect_timeout"
-        return "timeout"
-    if isinstance(error, aiohttp.ClientSSLError):
-        return "tls"
-    if isinstance(error, aiohttp.ClientConnectorError):
-        return "refused"
-    if isinstance(error, (aiohttp.ClientResponseError, aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError)):
-        return "invalid_response"
+    if isinstance(error, UpstreamError):
+        return error.kind
     return "other"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-import aiohttp
+from proxy.upstream import UpstreamResponse
 from multidict import CIMultiDict
 
 from proxy.config import Config
@@ -87,7 +87,7 @@ class Injector:
                 exchange.notes[_MARKED_ETAG] = True
         return headers
 
-    def on_response(self, exchange: Exchange, upstream: aiohttp.ClientResponse, headers: CIMultiDict[str]) -> CountingRewriter | None:
+    def on_response(self, exchange: Exchange, upstream: UpstreamResponse, headers: CIMultiDict[str]) -> CountingRewriter | None:
         """Return a rewriter for an injectable document, or None to pass the body through."""
         app = exchange.app
         if upstream.status == 304 and exchange.notes.get(_MARKED_ETAG) and "ETag" in headers:
@@ -102,7 +102,7 @@ class Injector:
             logger.exception("app %s: injection decision failed for %s (request %s); page sent unchanged", app.name, exchange.request.path, exchange.request_id)
             return None
 
-    def _rewriter(self, exchange: Exchange, upstream: aiohttp.ClientResponse, headers: CIMultiDict[str]) -> CountingRewriter | None:
+    def _rewriter(self, exchange: Exchange, upstream: UpstreamResponse, headers: CIMultiDict[str]) -> CountingRewriter | None:
         app = exchange.app
         origin = f"{exchange.view.scheme}://{exchange.view.host}"
         location = RuntimeLocation(origin, self._config.prefix, self.runtime_version)

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import aiohttp
+from proxy.upstream import UpstreamResponse
 from aiohttp import web
 from multidict import CIMultiDict
 
@@ -73,7 +73,7 @@ class Visitors:
                 headers["Cookie"] = kept
         return headers
 
-    def on_response(self, exchange: Exchange, upstream: aiohttp.ClientResponse, headers: CIMultiDict[str]) -> None:
+    def on_response(self, exchange: Exchange, upstream: UpstreamResponse, headers: CIMultiDict[str]) -> None:
         """Add a new visitor cookie when one was minted, and copy HTML for page learning when configured."""
         identity = exchange.notes.get(_IDENTITY)
         if isinstance(identity, Identity) and identity.set_cookie:

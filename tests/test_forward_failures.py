@@ -63,8 +63,9 @@ async def test_refused_logged_once(start_proxy: StartProxy, raw_request: RawRequ
     records = [record for record in caplog.records if record.name.startswith("proxy")]
     assert len(records) == 1
     assert records[0].levelname == "WARNING"
-    assert records[0].getMessage().startswith(
-        f"app web: upstream http://127.0.0.1:{port}/ refused for GET /orders (request {request_id}): ClientConnectorError: "
+    assert records[0].getMessage() == (
+        f"app web: upstream http://127.0.0.1:{port}/ refused for GET /orders (request {request_id}): "
+        f"ConnectFailed: cannot connect to 127.0.0.1:{port}: Connection refused"
     )
 
 

@@ -332,9 +332,8 @@ async def test_client_abort_closes_upstream(start_raw_upstream: StartRawUpstream
     await writer.wait_closed()
 
     await asyncio.wait_for(upstream_closed.wait(), STEP_TIMEOUT)
-    connector = proxy.gateway.upstreams.session("web").connector
-    assert connector is not None
-    assert len(connector._acquired) == 0
+    pool = proxy.gateway.upstreams.pool("web")
+    assert (pool.in_use, pool.idle) == (0, 0)
 
 
 async def test_expect_continue(start_upstream: StartUpstream, start_proxy: StartProxy) -> None:

@@ -201,7 +201,7 @@ STYLESHEET_STATE = """() => {
 }"""
 
 
-async def stylesheet_applied(page: Page, timeout: float = 5.0) -> bool:
+async def stylesheet_applied(page: Page, timeout: float = 15.0) -> bool:
     """Wait until the runtime's UI host, in whichever document shows it, has its stylesheet applied."""
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urljoin, urlsplit
 
-import aiohttp
+from proxy.upstream import UpstreamResponse
 from multidict import CIMultiDict
 
 from proxy.capture.bodycopy import BodyCopy
@@ -110,7 +110,7 @@ class Capture:
             exchange.request_observers.append(state.form)
         exchange.notes[_STATE] = state
 
-    def on_response(self, exchange: Exchange, upstream: aiohttp.ClientResponse, headers: CIMultiDict[str]) -> None:
+    def on_response(self, exchange: Exchange, upstream: UpstreamResponse, headers: CIMultiDict[str]) -> None:
         state = exchange.notes.get(_STATE)
         if not isinstance(state, CaptureState):
             return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass, field
@@ -93,13 +94,13 @@ class App:
         default_factory=IdentityConfig, help="where user names and roles come from for this app"
     )
 
-    @property
+    @functools.cached_property
     def upstream_origin(self) -> str:
         """The upstream's scheme://host[:port], without a path."""
         parts = urlsplit(self.upstream)
         return f"{parts.scheme}://{parts.netloc}"
 
-    @property
+    @functools.cached_property
     def upstream_path(self) -> str:
         """The upstream URL's path, ending in '/'."""
         return urlsplit(self.upstream).path
