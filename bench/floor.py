@@ -2,6 +2,8 @@
 
 It does only what any reverse proxy must: drop hop-by-hop headers, send the request upstream on a pooled
 keep-alive connection and stream the response back. No routing, metrics, logging or header rewriting.
+It runs on the same event loop as Guidegate by default (uvloop when installed), so that the comparison
+measures the proxies' own code rather than the loop.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from bench.process import Process, ProcessGroup, free_port, wait_for_port
+from proxy.eventloop import loop_factory
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +88,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Forward every request to one upstream, streaming both ways.")
     parser.add_argument("--port", type=int, required=True, help="TCP port on 127.0.0.1")
     parser.add_argument("--upstream", required=True, help="upstream origin, e.g. http://127.0.0.1:8081")
+    parser.add_argument(
+        "--event-loop", choices=("auto", "uvloop", "asyncio"), default="auto",
+        help="the loop to run on; 'auto' takes uvloop when installed, as Guidegate does by default",
+    )
     arguments = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     web.run_app(
@@ -94,6 +101,7 @@ def main() -> None:
         access_log=None,
         print=None,
         backlog=1024,
+        loop=loop_factory(arguments.event_loop)(),
     )
 
 

@@ -39,7 +39,9 @@ READ_CHUNK = 256 * 1024
 
 # Client headers aiohttp would add on its own; the upstream must see only what the client sent.
 _SKIP_AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
-_REQUEST_ONLY_DROP = ("Host", "Expect", "Content-Length")
+_ORIGIN_MAPS_KEPT = 1024
+
+_REQUEST_ONLY_DROP = frozenset(("host", "expect", "content-length"))
 
 
 class ResponseTransformer(Protocol):
@@ -76,12 +78,14 @@ class BodyObserver(Protocol):
     def feed(self, chunk: bytes) -> None: ...
 
 
-@dataclass
+@dataclass(slots=True)
 class Exchange:
     """One request's journey through the proxy, shared by the hooks that act on it."""
 
     request: web.Request
     route: Route
+    app: App
+    """The route's app, kept here because every hook asks for it."""
     view: ClientView
     request_id: str
     started: float = field(default_factory=time.perf_counter)
@@ -94,10 +98,6 @@ class Exchange:
     upstream_headers: CIMultiDict[str] = field(default_factory=CIMultiDict)
     notes: dict[str, object] = field(default_factory=dict)
     """Per-exchange values the hooks share, keyed by a name each hook owns."""
-
-    @property
-    def app(self) -> App:
-        return self.route.app
 
 
 class RelayedResponse(web.StreamResponse):
@@ -185,6 +185,7 @@ class Forwarder:
         self._upstreams = upstreams
         self._metrics = metrics
         self.hooks: list[ForwardHook] = list(hooks)
+        self._origin_maps: dict[tuple[str, str, str, str], OriginMap] = {}
 
     async def forward(self, exchange: Exchange) -> web.StreamResponse:
         """Forward one exchange; never raises for upstream failures, which become 502 or 504."""
@@ -283,13 +284,7 @@ class Forwarder:
         request = exchange.request
         exchange.upstream_status = upstream.status
         headers = without_hop_by_hop(upstream.headers)
-        origins = OriginMap(
-            exchange.app.upstream_origin,
-            exchange.app.upstream_path,
-            f"{exchange.view.scheme}://{exchange.view.host}",
-            exchange.route.public_prefix,
-        )
-        rewrite_response_headers(headers, origins)
+        rewrite_response_headers(headers, self._origin_map(exchange))
 
         transformer = None
         for hook in self.hooks:
@@ -344,6 +339,19 @@ class Forwarder:
             return response
         await response.write_eof()
         return response
+
+    def _origin_map(self, exchange: Exchange) -> OriginMap:
+        # Cached: the same few public hosts reach each app, and building a map costs more than finding it.
+        view, route = exchange.view, exchange.route
+        key = (route.app.name, view.scheme, view.host, route.public_prefix)
+        origins = self._origin_maps.get(key)
+        if origins is None:
+            if len(self._origin_maps) >= _ORIGIN_MAPS_KEPT:
+                self._origin_maps.clear()
+            app = route.app
+            origins = OriginMap(app.upstream_origin, app.upstream_path, f"{view.scheme}://{view.host}", route.public_prefix)
+            self._origin_maps[key] = origins
+        return origins
 
     def _upstream_failed(self, exchange: Exchange, error: UpstreamError, url: str) -> web.Response:
         kind = _error_kind(error)

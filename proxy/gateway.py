@@ -178,7 +178,9 @@ class Gateway:
         if headers is not request.headers:
             request = request.clone(headers=headers)
 
-        if request.path.startswith(self.config.prefix):
+        # The decoded path decides, so that an encoded prefix is not forwarded; most targets need no decoding.
+        path = raw_target if raw_target.startswith("/") and "%" not in raw_target else request.path
+        if path.startswith(self.config.prefix):
             return await self.reserved.dispatch(request)
 
         # The raw path, because the forwarded path is cut from it: a decoded path such as '/erp/'
@@ -189,7 +191,7 @@ class Gateway:
             return error_response(404, "Not Found", f"No app is configured for path '{raw_path}' on host '{host}'.", accept, request_id)
 
         view = client_view(request.headers, request.remote, request.scheme, self.config.trusted_proxies)
-        exchange = Exchange(request=request, route=route, view=view, request_id=request_id)
+        exchange = Exchange(request=request, route=route, app=route.app, view=view, request_id=request_id)
         return await self.forwarder.forward(exchange)
 
 

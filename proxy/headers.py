@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -38,10 +37,12 @@ def connection_tokens(headers: CIMultiDictProxy[str] | CIMultiDict[str]) -> set[
 
 
 def without_hop_by_hop(
-    headers: CIMultiDictProxy[str] | CIMultiDict[str], extra: Iterable[str] = ()
+    headers: CIMultiDictProxy[str] | CIMultiDict[str], extra: frozenset[str] = frozenset()
 ) -> CIMultiDict[str]:
-    """Copy `headers` without hop-by-hop headers, those named by Connection, and `extra` names."""
-    drop = HOP_BY_HOP | connection_tokens(headers) | {name.lower() for name in extra}
+    """Copy `headers` without hop-by-hop headers, those named by Connection, and `extra` (lower-case) names."""
+    drop = HOP_BY_HOP | extra if extra else HOP_BY_HOP
+    if "Connection" in headers:
+        drop = drop | connection_tokens(headers)
     # Repeats take the first occurrence's spelling: aiohttp's client (3.14) keeps only the last
     # of two repeated headers whose names differ in case, such as X-Custom and x-custom.
     spelling: dict[str, str] = {}
@@ -85,15 +86,22 @@ def client_view(
 ) -> ClientView:
     """Work out the public scheme and host, honouring X-Forwarded-Proto/Host only from trusted peers."""
     trusted = is_trusted(peer, trusted_networks)
+    if not trusted:
+        return _view(peer or "", scheme, headers.get("Host", ""), False)
     host = headers.get("Host", "")
-    if trusted:
-        forwarded_proto = headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
-        if forwarded_proto in ("http", "https"):
-            scheme = forwarded_proto
-        forwarded_host = headers.get("X-Forwarded-Host", "").split(",")[0].strip()
-        if forwarded_host:
-            host = forwarded_host
-    return ClientView(peer or "", scheme, host, trusted)
+    forwarded_proto = headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    if forwarded_proto in ("http", "https"):
+        scheme = forwarded_proto
+    forwarded_host = headers.get("X-Forwarded-Host", "").split(",")[0].strip()
+    if forwarded_host:
+        host = forwarded_host
+    return _view(peer or "", scheme, host, True)
+
+
+@functools.lru_cache(maxsize=4096)
+def _view(peer: str, scheme: str, host: str, trusted: bool) -> ClientView:
+    # Cached: a proxy sees the same few clients and hosts again and again, and views are immutable.
+    return ClientView(peer, scheme, host, trusted)
 
 
 def add_forwarding_headers(upstream: CIMultiDict[str], original: CIMultiDictProxy[str], view: ClientView) -> None:

@@ -398,3 +398,31 @@ async def test_two_workers(tmp_path: Path, start_upstream: StartUpstream, run_gu
     assert owners == set(workers)
     assert await guidegate.exit_code() == 0
     assert guidegate.children() == []
+
+
+@pytest.mark.parametrize(
+    ("choice", "expected"),
+    [
+        pytest.param("auto", "uvloop", id="auto"),
+        pytest.param("uvloop", "uvloop", id="uvloop"),
+        pytest.param("asyncio", "asyncio", id="asyncio"),
+    ],
+)
+async def test_run_event_loop(
+    tmp_path: Path, start_upstream: StartUpstream, run_guidegate: StartGuidegate, choice: str, expected: str
+) -> None:
+    upstream = await start_hello(start_upstream)
+    port = free_port()
+    path = write(tmp_path, config_text(upstream.url, port, f"event_loop: {choice}\n"))
+
+    guidegate = await run_guidegate("run", "--config", str(path))
+    line = await guidegate.wait_for_line("event loop: ")
+    await guidegate.wait_for_line(f"listening on http://127.0.0.1:{port}$")
+    async with aiohttp.ClientSession() as client:
+        async with client.get(f"http://127.0.0.1:{port}/hello") as response:
+            status, text = response.status, await response.text()
+    guidegate.process.send_signal(signal.SIGTERM)
+
+    assert line.endswith(f"INFO proxy.eventloop: event loop: {expected}")
+    assert (status, text) == (200, "hi")
+    assert await guidegate.exit_code() == 0

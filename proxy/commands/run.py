@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import signal
 import sys
 from typing import Any
 
+from proxy import eventloop
 from proxy.config import Config, load_config
 from proxy.errors import GuidegateError, InvalidFileError
 from proxy.logsetup import configure_logging
@@ -46,9 +46,14 @@ def handle(arguments: argparse.Namespace) -> int:
     if workers < 1:
         print(f"guidegate: invalid --workers {workers}; expected 1 or more", file=sys.stderr)
         return 2
+    try:
+        eventloop.loop_factory(config.event_loop)
+    except GuidegateError as error:
+        print(f"guidegate: {error}", file=sys.stderr)
+        return 1
     if workers == 1:
         try:
-            asyncio.run(serve(config))
+            eventloop.run(serve(config), config.event_loop)
         except GuidegateError as error:
             print(f"guidegate: {error}", file=sys.stderr)
             return 1
@@ -67,7 +72,7 @@ def run_workers(config: Config, workers: int) -> int:
         if pid == 0:
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             try:
-                asyncio.run(serve(config, reuse_port=True))
+                eventloop.run(serve(config, reuse_port=True), config.event_loop)
             except GuidegateError as error:
                 logger.error("worker %d stopped: %s", index, error)
                 os._exit(1)

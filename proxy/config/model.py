@@ -137,6 +137,9 @@ class Config:
         "development", help="'production' does not start without visitor.secret"
     )
     workers: int = setting(1, minimum=1, maximum=256, help="processes sharing each listener (SO_REUSEPORT)")
+    event_loop: Literal["auto", "uvloop", "asyncio"] = setting(
+        "auto", help="'auto' runs on uvloop when it is installed, else on asyncio's own loop"
+    )
     shutdown_timeout: float = setting(
         10.0, parse=parse_duration, schema=DURATION_SCHEMA, help="time given to in-flight requests on shutdown"
     )

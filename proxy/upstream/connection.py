@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import cast
 
 import httptools
 from multidict import CIMultiDict
@@ -62,8 +63,8 @@ class UpstreamConnection(asyncio.Protocol):
     # asyncio.Protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         parser = self._parser
@@ -111,10 +112,18 @@ class UpstreamConnection(asyncio.Protocol):
 
     # httptools callbacks
 
+    def on_message_begin(self) -> None:
+        if self._complete:
+            # A second response in the same packet, which no request asked for: stop parsing, do not reuse.
+            raise InvalidResponse("the upstream sent a response that no request asked for")
+
     def on_status(self, reason: bytes) -> None:
-        self.reason = reason.decode("latin-1")
+        # llhttp reports the reason phrase in pieces when it spans packets.
+        self.reason += reason.decode("latin-1")
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self.status:
+            return  # A trailer field after a chunked body: not part of the response head the caller holds.
         self.headers.add(name.decode("utf-8", "surrogateescape"), value.decode("utf-8", "surrogateescape"))
 
     def on_headers_complete(self) -> None:
@@ -127,6 +136,7 @@ class UpstreamConnection(asyncio.Protocol):
             # An interim response such as 103 Early Hints: wait for the final one.
             self._interim = True
             self.headers = CIMultiDict()
+            self.reason = ""
             return
         self.status = status
         self.version = parser.get_http_version()
@@ -246,6 +256,8 @@ class UpstreamConnection(asyncio.Protocol):
 
     def close(self) -> None:
         """Close the connection at once; pending waits end with the exchange's error."""
+        # Set now rather than in connection_lost, which runs a loop turn later, so the pool never reuses it.
+        self.closed = True
         self._cancel_timer()
         transport = self.transport
         if transport is not None and not transport.is_closing():
