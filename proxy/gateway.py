@@ -180,6 +180,11 @@ class Gateway:
 
         # The decoded path decides, so that an encoded prefix is not forwarded; most targets need no decoding.
         path = raw_target if raw_target.startswith("/") and "%" not in raw_target else request.path
+        if "Expect" in request.headers:
+            rejected = await expect_continue(request, accept, request_id)
+            if rejected is not None:
+                return rejected
+
         if path.startswith(self.config.prefix):
             return await self.reserved.dispatch(request)
 
@@ -193,6 +198,24 @@ class Gateway:
         view = client_view(request.headers, request.remote, request.scheme, self.config.trusted_proxies)
         exchange = Exchange(request=request, route=route, app=route.app, view=view, request_id=request_id)
         return await self.forwarder.forward(exchange)
+
+
+async def expect_continue(request: web.Request, accept: str, request_id: str) -> web.StreamResponse | None:
+    """Send an interim 100 Continue for `Expect: 100-continue`, so the client sends its body.
+
+    Return a 417 response for any other expectation, None otherwise. The Expect
+    header itself never goes upstream: the upstream sees a plain request with a body.
+    """
+    expectation = request.headers.get("Expect", "").strip().lower()
+    if expectation != "100-continue":
+        return error_response(
+            417, "Expectation Failed", f"The expectation '{expectation}' is not supported; only '100-continue' is.", accept, request_id
+        )
+    if request.version >= (1, 1):
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        # The interim response is not part of the response body's size.
+        request.writer.output_size = 0
+    return None
 
 
 class RequestIds:

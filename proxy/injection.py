@@ -26,6 +26,8 @@ from proxy.rewrite.decide import NAVIGATION_DESTINATIONS
 logger = logging.getLogger(__name__)
 
 _MARKED_ETAG = "marked_etag"
+_LOCATIONS_KEPT = 256
+"""Public origins whose runtime location is kept; past this many the cache starts over."""
 
 
 class CountingRewriter:
@@ -59,6 +61,7 @@ class Injector:
         self._config = config
         self._metrics = metrics
         self.runtime_version = runtime_version
+        self._locations: dict[str, RuntimeLocation] = {}
 
     def prepare_request(self, exchange: Exchange, headers: CIMultiDict[str]) -> CIMultiDict[str]:
         """Adjust the headers sent upstream so that an HTML document can be injected.
@@ -105,7 +108,11 @@ class Injector:
     def _rewriter(self, exchange: Exchange, upstream: UpstreamResponse, headers: CIMultiDict[str]) -> CountingRewriter | None:
         app = exchange.app
         origin = f"{exchange.view.scheme}://{exchange.view.host}"
-        location = RuntimeLocation(origin, self._config.prefix, self.runtime_version)
+        location = self._locations.get(origin)
+        if location is None:
+            if len(self._locations) >= _LOCATIONS_KEPT:
+                self._locations.clear()
+            location = self._locations[origin] = RuntimeLocation(origin, self._config.prefix, self.runtime_version)
         decision = decide(exchange.request.method, exchange.upstream_headers, upstream.status, headers, app.inject, runtime=location)
         if not decision.inject:
             self._metrics.child(self._metrics.injection_skips, app.name, decision.reason).inc()

@@ -13,7 +13,8 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from proxy.config import Config, load_config
-from proxy.server import GATEWAY_KEY, Gateway, create_app
+from proxy.gateway import Gateway
+from proxy.server import GatewayRunner, create_runner
 
 
 @dataclass
@@ -22,11 +23,13 @@ class Running:
 
     url: str
     port: int
-    runner: web.AppRunner
+    runner: web.BaseRunner
 
     @property
     def gateway(self) -> Gateway:
-        return self.runner.app[GATEWAY_KEY]
+        """The gateway of a proxy started by `start_proxy`."""
+        assert isinstance(self.runner, GatewayRunner), "only a proxy has a gateway"
+        return self.runner.gateway
 
 
 def free_port() -> int:
@@ -39,7 +42,11 @@ def free_port() -> int:
 
 async def start_app(application: web.Application, **runner_options: object) -> Running:
     """Start an aiohttp application on a free loopback port."""
-    runner = web.AppRunner(application, **runner_options)  # type: ignore[arg-type]
+    return await start_runner(web.AppRunner(application, **runner_options))  # type: ignore[arg-type]
+
+
+async def start_runner(runner: web.BaseRunner) -> Running:
+    """Set a runner up and serve it on a free loopback port."""
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -85,7 +92,7 @@ async def start_proxy(write_config: Callable[[str], Config]) -> AsyncIterator[St
 
     async def start(text: str, configure: Callable[[Gateway], None] | None = None) -> Running:
         config = write_config(text)
-        server = await start_app(create_app(config, configure=configure), access_log=None, handler_cancellation=True)
+        server = await start_runner(create_runner(config, configure=configure))
         if server.runner.server is not None:
             connections = server.runner.server
             server.gateway.metrics.track_connections(lambda: len(connections.connections))

@@ -362,3 +362,42 @@ async def test_expect_continue(start_upstream: StartUpstream, start_proxy: Start
     assert final.startswith(b"HTTP/1.1 200 OK\r\n")
     assert final.endswith(b"\r\n\r\ngot hello")
     assert seen == [(None, b"hello")]
+
+
+async def test_expect_unknown_is_417(start_upstream: StartUpstream, start_proxy: StartProxy, raw_request: RawRequest) -> None:
+    seen: list[bytes] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        seen.append(await request.read())
+        return web.Response(body=b"reached")
+
+    upstream = await start_single_route(start_upstream, handler)
+    proxy = await start_proxy(app_config(upstream))
+
+    response = await raw_request(
+        proxy.port,
+        b"POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 5\r\nExpect: teapot\r\n\r\nhello",
+    )
+
+    request_id = response.headers["X-Request-Id"]
+    assert response.status == 417
+    assert response.body == (
+        f"417 Expectation Failed: The expectation 'teapot' is not supported; only '100-continue' is.\n"
+        f"Request id: {request_id}\n"
+    ).encode()
+    assert seen == []
+
+
+async def test_expect_continue_http10(start_upstream: StartUpstream, start_proxy: StartProxy, raw_request: RawRequest) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=b"got " + await request.read())
+
+    upstream = await start_single_route(start_upstream, handler)
+    proxy = await start_proxy(app_config(upstream))
+
+    response = await raw_request(
+        proxy.port, b"POST /upload HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nhello"
+    )
+
+    assert not response.raw.startswith(b"HTTP/1.1 100")
+    assert (response.status, response.body) == (200, b"got hello")

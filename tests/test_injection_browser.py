@@ -19,7 +19,7 @@ from playwright.async_api import Browser, BrowserContext, Frame, Page, Request, 
 from prometheus_client.parser import text_string_to_metric_families
 
 from proxy.config import load_config
-from proxy.server import create_app
+from proxy.server import create_runner
 from tests.browser import chromium
 from tests.legacy_site import LATIN_TEXT, LegacyPage, LegacySite, Trap, legacy_pages
 
@@ -62,13 +62,13 @@ PAGE_FIELDS = ("text", "innerText", "title", "paragraph", "characterSet", "compa
 """Snapshot fields that describe the page itself, which must be the same through the proxy as directly."""
 
 
-async def serve(application: web.Application) -> tuple[web.AppRunner, str]:
-    """Start an aiohttp application on a free loopback port; return its runner and base URL.
+async def serve(server: web.Application | web.BaseRunner) -> tuple[web.BaseRunner, str]:
+    """Start an aiohttp application, or a runner, on a free loopback port; return the runner and base URL.
 
     The shared start_upstream and start_proxy fixtures run on each test's own event loop, while the
     browser here lives on the module's loop, which every server of these tests must share.
     """
-    runner = web.AppRunner(application, access_log=None)
+    runner = web.AppRunner(server, access_log=None) if isinstance(server, web.Application) else server
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -112,7 +112,7 @@ async def browser() -> AsyncIterator[Browser]:
 async def stage(tmp_path: Path) -> AsyncIterator[Stage]:
     """Start the trap, the upstream and a fresh proxy (so its counters start at zero) for one test."""
     trap = Trap()
-    runners: list[web.AppRunner] = []
+    runners: list[web.BaseRunner] = []
     try:
         trap_runner, trap_url = await serve(trap.application())
         runners.append(trap_runner)
@@ -121,7 +121,7 @@ async def stage(tmp_path: Path) -> AsyncIterator[Stage]:
         runners.append(upstream_runner)
         config_path = tmp_path / "config.yaml"
         config_path.write_text(f"apps:\n  - name: {APP}\n    upstream: {upstream}\n", encoding="utf-8")
-        proxy_runner, proxy = await serve(create_app(load_config(config_path, environ={})))
+        proxy_runner, proxy = await serve(create_runner(load_config(config_path, environ={})))
         runners.append(proxy_runner)
         yield Stage(site, trap, upstream, proxy)
     finally:

@@ -40,7 +40,7 @@ from conftest import free_port
 from proxy.cli import main as guidegate_main
 from proxy.config import load_config
 from proxy.gateway import Gateway
-from proxy.server import GATEWAY_KEY, create_app
+from proxy.server import GatewayRunner, create_runner
 from tests.browser import chromium
 from tests.roundup_tracker import ALICE, DAVE, READY_PREFIX, SESSION_COOKIE, TrackerUser
 
@@ -152,11 +152,11 @@ class Guidegate:
 
     url: str
     config: Path
-    runner: web.AppRunner
+    runner: GatewayRunner
 
     @property
     def gateway(self) -> Gateway:
-        return self.runner.app[GATEWAY_KEY]
+        return self.runner.gateway
 
 
 @contextlib.asynccontextmanager
@@ -170,7 +170,7 @@ async def running_guidegate(tracker: Tracker, folder: Path, host_header: str = "
         ),
         encoding="utf-8",
     )
-    runner = web.AppRunner(create_app(load_config(config_path)), access_log=None, handler_cancellation=True)
+    runner = create_runner(load_config(config_path))
     await runner.setup()
     try:
         await web.TCPSite(runner, "127.0.0.1", tracker.proxy_port).start()

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from conftest import RawRequest, Running, StartProxy, StartUpstream, TLSFiles
 from proxy.config import Config
-from proxy.server import create_app
+from proxy.server import create_runner
 
 SECRET = "0123456789abcdef0123456789abcdef"
 JWT_SECRET = "jwt-test-key-0123456789abcdef-0123456789"
@@ -332,7 +332,7 @@ async def tls_proxy(tmp_path: Path, site: tuple[Site, Running], write_config: Ca
     """A proxy serving HTTPS with the test certificate; returns its base URL."""
     (tmp_path / "rules.yaml").write_text(RULES, encoding="utf-8")
     config = write_config(config_text(site[1].url, "{default_roles: [employee]}", trusted="[]"))
-    runner = web.AppRunner(create_app(config), access_log=None)
+    runner = create_runner(config)
     await runner.setup()
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(tls_files.certificate, tls_files.key)

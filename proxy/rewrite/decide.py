@@ -46,6 +46,14 @@ def media_type(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
 
 
+_SKIP_REASONS = (
+    "disabled", "method_head", "status", "not_html", "attachment", "not_navigation",
+    "xhr", "range", "unknown_encoding", "utf16", "unsupported_charset", "csp_blocks",
+)
+_SKIPS = {reason: Decision(False, reason) for reason in _SKIP_REASONS}
+"""One shared verdict per skip reason: decisions are immutable, and most responses are skipped."""
+
+
 def decide(
     method: str,
     request_headers: Mapping[str, str],
@@ -63,42 +71,42 @@ def decide(
     unknown_encoding, utf16, unsupported_charset, csp_blocks.
     """
     if not config.enabled:
-        return Decision(False, "disabled")
+        return _SKIPS["disabled"]
     if method.upper() == "HEAD":
-        return Decision(False, "method_head")
+        return _SKIPS["method_head"]
     if status in NEVER_STATUSES or status not in config.statuses:
-        return Decision(False, "status")
+        return _SKIPS["status"]
     content_types = header_values(response_headers, "Content-Type")
     content_type = content_types[-1] if content_types else None
     essence = media_type(content_type)
     if essence not in HTML_TYPES:
-        return Decision(False, "not_html")
+        return _SKIPS["not_html"]
     disposition = header_value(response_headers, "Content-Disposition") or ""
     if disposition.split(";", 1)[0].strip().lower() == "attachment":
-        return Decision(False, "attachment")
+        return _SKIPS["attachment"]
 
     destination = header_value(request_headers, "Sec-Fetch-Dest")
     sniff = destination is None
     if destination is not None and destination.strip().lower() not in NAVIGATION_DESTINATIONS:
-        return Decision(False, "not_navigation")
+        return _SKIPS["not_navigation"]
     if sniff and (header_value(request_headers, "X-Requested-With") or "").strip().lower() == "xmlhttprequest":
-        return Decision(False, "xhr")
+        return _SKIPS["xhr"]
     if header_value(request_headers, "Range") is not None:
-        return Decision(False, "range")
+        return _SKIPS["range"]
 
     try:
         codings = parse_content_encoding(header_value(response_headers, "Content-Encoding"))
     except UnsupportedCodingError:
-        return Decision(False, "unknown_encoding")
+        return _SKIPS["unknown_encoding"]
     charset = header_charset(content_type)
     if charset in UTF16_ENCODINGS:
-        return Decision(False, "utf16")
+        return _SKIPS["utf16"]
     if charset == "replacement":
-        return Decision(False, "unsupported_charset")
+        return _SKIPS["unsupported_charset"]
 
     csp = plan_csp(response_headers, runtime, config.csp)
     if not csp.permit().allowed:
-        return Decision(False, "csp_blocks")
+        return _SKIPS["csp_blocks"]
     return Decision(True, "inject", essence == "application/xhtml+xml", sniff, codings, charset, csp)
 
 

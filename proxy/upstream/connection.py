@@ -24,8 +24,9 @@ class UpstreamConnection(asyncio.Protocol):
     """A connection that carries one request at a time and parses each response with llhttp (httptools).
 
     The response head resolves a future; body chunks are buffered up to HIGH_WATER and handed out by
-    `read()`. A single timer per exchange enforces the read timeout: it is moved forward lazily rather
-    than re-armed on every packet, and it does not run while reading is paused because the client is slow.
+    `read()`. One timer enforces the read timeout: when it fires it checks the time of the last
+    packet and sets itself again for the rest, rather than being re-armed on every packet or exchange,
+    and silence while reading is paused because the client is slow does not count.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop, on_lost: Callable[[UpstreamConnection], None]) -> None:
@@ -37,6 +38,7 @@ class UpstreamConnection(asyncio.Protocol):
         """How many requests this connection has carried, the current one included."""
         self.idle_since = 0.0
         self._parser: httptools.HttpResponseParser | None = None
+        self._parser_spent = False
         self._head: asyncio.Future[None] | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._drain: asyncio.Future[None] | None = None
@@ -149,6 +151,7 @@ class UpstreamConnection(asyncio.Protocol):
         if head is not None and not head.done():
             head.set_result(None)
         if self._head_only:
+            self._parser_spent = True
             self._finish()
 
     def on_body(self, body: bytes) -> None:
@@ -172,7 +175,11 @@ class UpstreamConnection(asyncio.Protocol):
     def begin(self, *, head_only: bool, read_timeout: float) -> None:
         """Prepare for a new request; `head_only` for HEAD, whose response has no body."""
         self.exchanges += 1
-        self._parser = httptools.HttpResponseParser(self)
+        if self._parser is None or self._parser_spent:
+            # llhttp starts over after each complete message, so one parser serves a connection's
+            # responses; only a HEAD response, whose announced body never comes, leaves it behind.
+            self._parser = httptools.HttpResponseParser(self)
+            self._parser_spent = False
         self._head = self._loop.create_future()
         self._chunks = []
         self._buffered = 0
@@ -187,8 +194,10 @@ class UpstreamConnection(asyncio.Protocol):
         self.keep_alive = False
         self.headers = CIMultiDict()
         self._read_timeout = read_timeout
-        self._last_activity = self._loop.time()
-        self._timer = self._loop.call_at(self._last_activity + read_timeout, self._on_timer)
+        self._last_activity = now = self._loop.time()
+        if self._timer is None or self._timer.when() > now + read_timeout:
+            self._cancel_timer()
+            self._timer = self._loop.call_at(now + read_timeout, self._on_timer)
 
     def write(self, data: bytes) -> None:
         """Send bytes; a closed connection drops them, and the exchange reports why."""
@@ -266,8 +275,8 @@ class UpstreamConnection(asyncio.Protocol):
     # Internals
 
     def _finish(self) -> None:
+        # The timer stays armed: it ignores idle connections, and the next exchange reuses it.
         self._complete = True
-        self._cancel_timer()
         self._wake()
 
     def _fail(self, error: UpstreamError) -> None:
@@ -289,7 +298,7 @@ class UpstreamConnection(asyncio.Protocol):
     def _on_timer(self) -> None:
         self._timer = None
         if self._complete or self._error is not None or self.closed:
-            return
+            return  # Idle or finished: the next exchange arms a timer again.
         now = self._loop.time()
         if self._reading_paused:
             self._last_activity = now  # The client is slow, not the upstream.
