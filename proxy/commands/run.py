@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 from proxy import eventloop
+from proxy.allocator import tune_allocator
 from proxy.config import Config, load_config
 from proxy.errors import GuidegateError, InvalidFileError
 from proxy.logsetup import configure_logging
@@ -46,6 +47,7 @@ def handle(arguments: argparse.Namespace) -> int:
     if workers < 1:
         print(f"guidegate: invalid --workers {workers}; expected 1 or more", file=sys.stderr)
         return 2
+    tune_allocator()
     try:
         eventloop.loop_factory(config.event_loop)
     except GuidegateError as error:
