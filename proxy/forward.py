@@ -296,6 +296,8 @@ class Forwarder:
         observers = exchange.response_observers
 
         response = RelayedResponse(status=upstream.status, reason=upstream.reason or None, headers=headers)
+        if transformer is not None and upstream.body_received:
+            return await self._relay_whole(exchange, upstream, transformer, response)
         if transformer is None and "Content-Length" in headers:
             response.content_length = int(headers["Content-Length"])
         await response.prepare(request)
@@ -338,6 +340,28 @@ class Forwarder:
                 request.transport.close()
             return response
         await response.write_eof()
+        return response
+
+    async def _relay_whole(
+        self, exchange: Exchange, upstream: UpstreamResponse, transformer: ResponseTransformer, response: RelayedResponse
+    ) -> web.StreamResponse:
+        """Transform a body that has arrived whole and send it with its length in one write, rather than chunked."""
+        body = await upstream.read()
+        for observer in exchange.response_observers:
+            observer.feed(body)
+        output = transformer.feed(body) + transformer.finish()
+        response.content_length = len(output)
+        try:
+            await response.prepare(exchange.request)
+            await response.write(output)
+            await response.write_eof()
+        except (ConnectionResetError, aiohttp.ClientConnectionResetError) as error:
+            logger.info(
+                "app %s: client disconnected during response to %s %s (request %s): %s",
+                exchange.app.name, exchange.request.method, exchange.request.path, exchange.request_id, error,
+            )
+            return response
+        exchange.bytes_out += len(output)
         return response
 
     def _origin_map(self, exchange: Exchange) -> OriginMap:

@@ -39,18 +39,17 @@ def connection_tokens(headers: CIMultiDictProxy[str] | CIMultiDict[str]) -> set[
 def without_hop_by_hop(
     headers: CIMultiDictProxy[str] | CIMultiDict[str], extra: frozenset[str] = frozenset()
 ) -> CIMultiDict[str]:
-    """Copy `headers` without hop-by-hop headers, those named by Connection, and `extra` (lower-case) names."""
+    """Copy `headers` without hop-by-hop headers, those named by Connection, and `extra` (lower-case) names.
+
+    Every other header keeps its position, spelling and repeats.
+    """
+    copy = CIMultiDict(headers)
     drop = HOP_BY_HOP | extra if extra else HOP_BY_HOP
     if "Connection" in headers:
         drop = drop | connection_tokens(headers)
-    # Repeats take the first occurrence's spelling: aiohttp's client (3.14) keeps only the last
-    # of two repeated headers whose names differ in case, such as X-Custom and x-custom.
-    spelling: dict[str, str] = {}
-    copy: CIMultiDict[str] = CIMultiDict()
-    for name, value in headers.items():
-        lower = name.lower()
-        if lower not in drop:
-            copy.add(spelling.setdefault(lower, name), value)
+    for name in drop:
+        if name in copy:
+            del copy[name]
     return copy
 
 

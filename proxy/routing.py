@@ -88,8 +88,8 @@ def has_dot_segment(raw_target: str) -> bool:
     separators because some servers (IIS) treat them as '/'.
     """
     path = raw_target.split("?", 1)[0]
-    if "." not in path and "%" not in path:
-        return False  # Neither a dot nor an encoded one: the common case needs no split.
+    if "%" not in path and "/." not in path and "\\." not in path and not path.startswith("."):
+        return False  # No segment starts with a dot, plain or encoded: the common case needs no split.
     return any(segment.lower() in _DOT_SEGMENTS for segment in _SEGMENT_SEPARATOR.split(path))
 
 

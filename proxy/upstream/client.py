@@ -50,6 +50,11 @@ class UpstreamResponse:
         connection = self._connection
         return connection.buffered == 0 and not connection.complete
 
+    @property
+    def body_received(self) -> bool:
+        """Whether the whole body has arrived, so the next `read()` returns all of it."""
+        return self._connection.complete
+
     def close(self) -> None:
         """Give the connection back to the pool, or close it if the exchange did not end cleanly."""
         if self._released:
