@@ -34,6 +34,9 @@ from proxy.websocket import is_websocket_upgrade, relay
 logger = logging.getLogger(__name__)
 access_logger = logging.getLogger(ACCESS_LOGGER)
 
+SPLIT_AT = 8 * 1024
+"""Bytes of a large chunk fed to a transformer before checking whether the rest may pass untouched."""
+
 READ_CHUNK = 256 * 1024
 """Largest piece read from the upstream at once; larger pieces cost fewer Python round trips."""
 
@@ -52,6 +55,11 @@ class ResponseTransformer(Protocol):
     def feed(self, chunk: bytes) -> bytes: ...
 
     def finish(self) -> bytes: ...
+
+    @property
+    def passing_through(self) -> bool:
+        """Whether every further chunk would come back unchanged, so it need not be fed."""
+        ...
 
 
 class ForwardHook(Protocol):
@@ -85,7 +93,7 @@ class Exchange:
     request: web.Request
     route: Route
     app: App
-    """The route's app, kept here because every hook asks for it."""
+    """The route's app, stored here because every hook reads it."""
     view: ClientView
     request_id: str
     started: float = field(default_factory=time.perf_counter)
@@ -314,10 +322,10 @@ class Forwarder:
                 while chunk := await upstream.read():
                     for observer in observers:
                         observer.feed(chunk)
-                    output = transformer.feed(chunk) if transformer is not None else chunk
-                    if output:
-                        exchange.bytes_out += len(output)
-                        await response.write(output)
+                    for output in transform(transformer, chunk) if transformer is not None else (chunk,):
+                        if output:
+                            exchange.bytes_out += len(output)
+                            await response.write(output)
                 tail = transformer.finish() if transformer is not None else b""
                 if tail:
                     exchange.bytes_out += len(tail)
@@ -349,11 +357,13 @@ class Forwarder:
         body = await upstream.read()
         for observer in exchange.response_observers:
             observer.feed(body)
-        output = transformer.feed(body) + transformer.finish()
-        response.content_length = len(output)
+        pieces = [*transform(transformer, body), transformer.finish()]
+        response.content_length = length = sum(len(piece) for piece in pieces)
         try:
             await response.prepare(exchange.request)
-            await response.write(output)
+            for piece in pieces:
+                if piece:
+                    await response.write(piece)
             await response.write_eof()
         except (ConnectionResetError, aiohttp.ClientConnectionResetError) as error:
             logger.info(
@@ -361,7 +371,7 @@ class Forwarder:
                 exchange.app.name, exchange.request.method, exchange.request.path, exchange.request_id, error,
             )
             return response
-        exchange.bytes_out += len(output)
+        exchange.bytes_out += length
         return response
 
     def _origin_map(self, exchange: Exchange) -> OriginMap:
@@ -413,6 +423,23 @@ class Forwarder:
                     "request_id": exchange.request_id,
                 },
             )
+
+
+def transform(transformer: ResponseTransformer, chunk: bytes) -> list[bytes | memoryview]:
+    """Feed a chunk to a transformer, sparing a large chunk's copies once the transformer lets bytes pass.
+
+    The rewriter decides within the first KiB of most pages. Feeding it only SPLIT_AT bytes first lets
+    the rest of a large chunk go out as a view of the upstream's bytes, not copied through its buffers.
+    """
+    if transformer.passing_through:
+        return [chunk]
+    if len(chunk) <= SPLIT_AT:
+        return [transformer.feed(chunk)]
+    first = transformer.feed(chunk[:SPLIT_AT])
+    rest = memoryview(chunk)[SPLIT_AT:]
+    if transformer.passing_through:
+        return [first, rest]
+    return [first, transformer.feed(bytes(rest))]
 
 
 def origin_form(raw_target: str) -> str:

@@ -44,6 +44,10 @@ class CountingRewriter:
     def feed(self, chunk: bytes) -> bytes:
         return self._rewriter.feed(chunk)
 
+    @property
+    def passing_through(self) -> bool:
+        return self._rewriter.passing_through
+
     def finish(self) -> bytes:
         tail = self._rewriter.finish()
         outcome = self._rewriter.outcome or "unknown"

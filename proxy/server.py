@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -121,6 +122,9 @@ async def serve(config: Config, *, reuse_port: bool = False, ready: Callable[[li
     except BaseException:
         await runner.cleanup()
         raise
+    # What start-up built (config, rule sets, pools) lives as long as the process: moving it out of the
+    # collector's view keeps each collection of short-lived request garbage from scanning it again.
+    gc.freeze()
     if ready is not None:
         ready(addresses)
     try:

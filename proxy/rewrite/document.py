@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
 
@@ -50,8 +51,10 @@ class DocumentRewriter:
         """The content coding sent to the client: "identity", "gzip", "deflate" or "br"."""
         self._decoder = make_decoder(decision.codings)
         self._encoder = make_encoder(self.output_coding)
+        # A partial rather than a bound method, so that the splicer holds no reference back to this
+        # rewriter: without the cycle, both are freed when the response ends, not by the collector.
         self._splicer = Splicer(
-            self._build_snippet,
+            functools.partial(_build_snippet, decision, snippet, request_id),
             xml=decision.xhtml,
             sniff=decision.sniff,
             lookahead=lookahead,
@@ -106,6 +109,11 @@ class DocumentRewriter:
             self._mode = "raw"
         return self._sent(out)
 
+    @property
+    def passing_through(self) -> bool:
+        """Whether the rest of the body passes unchanged: decided, and nothing to decode or re-encode."""
+        return self._mode == "raw"
+
     def finish(self) -> bytes:
         """Signal the end of the upstream body; return the last bytes to send."""
         if self._mode != "rewrite":
@@ -124,24 +132,6 @@ class DocumentRewriter:
         logger.debug("request %s: document %s at %s", self._request_id, self.outcome, self.placement)
         return self._sent(out)
 
-    def _build_snippet(self, meta_values: Sequence[str]) -> bytes:
-        static = isinstance(self._snippet, bytes)
-        nonce: str | None = None
-        csp = self._decision.csp
-        if csp is not None:
-            meta_policies = [parse_policy(value) for value in meta_values]
-            permit = csp.permit(meta_policies, nonce_possible=not static)
-            if not permit.allowed:
-                logger.info(
-                    "request %s: runtime not inserted, Content-Security-Policy %s blocks it",
-                    self._request_id,
-                    permit.blocked_by,
-                )
-                raise SkipInjection("csp_blocks")
-            nonce = permit.nonce
-        if isinstance(self._snippet, bytes):
-            return self._snippet
-        return self._snippet(nonce)
 
     def _splice(self, piece: bytes) -> bytes:
         if self._splicer_failed:
@@ -185,3 +175,24 @@ class DocumentRewriter:
         if data:
             self._raw = None
         return data
+
+
+def _build_snippet(decision: Decision, snippet: bytes | NonceSnippet, request_id: str, meta_values: Sequence[str]) -> bytes:
+    """Return the snippet for the page's policies; raise SkipInjection when a policy blocks the runtime."""
+    static = isinstance(snippet, bytes)
+    nonce: str | None = None
+    csp = decision.csp
+    if csp is not None:
+        meta_policies = [parse_policy(value) for value in meta_values]
+        permit = csp.permit(meta_policies, nonce_possible=not static)
+        if not permit.allowed:
+            logger.info(
+                "request %s: runtime not inserted, Content-Security-Policy %s blocks it",
+                request_id,
+                permit.blocked_by,
+            )
+            raise SkipInjection("csp_blocks")
+        nonce = permit.nonce
+    if isinstance(snippet, bytes):
+        return snippet
+    return snippet(nonce)
