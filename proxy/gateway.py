@@ -110,6 +110,7 @@ class Gateway:
             state=MemoryStateStore(),
             is_admin=gateway.admin.is_admin,
         )
+        reserved.is_admin = gateway.admin.is_admin
         gateway.runtime.register(reserved)
         metrics.registry.register(GatewayCollector(rules, writer, lambda: gateway.runtime.counts))
         Dashboard(config, gateway.admin, lambda: store, gateway.specs).register(reserved)

@@ -15,6 +15,7 @@ from aiohttp import web
 from proxy import __version__
 from proxy.config import Config
 from proxy.forward import Upstreams
+from proxy.headers import is_trusted
 from proxy.metrics import Metrics
 
 logger = logging.getLogger(__name__)
@@ -33,6 +34,8 @@ class ReservedRoutes:
         self._handlers: dict[str, Handler] = {}
         self._prefix_handlers: dict[str, Handler] = {}
         self.status_sections: dict[str, Callable[[], dict[str, Any]]] = {}
+        self.is_admin: Callable[[web.Request], bool] = lambda request: False
+        """Tells whether a request comes from an admin; the gateway sets it once admin access exists."""
         self.add("healthz", self.healthz)
         self.add("metrics", self.metrics)
         self.add("status", self.status)
@@ -78,12 +81,32 @@ class ReservedRoutes:
             logger.warning("app %s: health probe of %s failed: %s", app, url, error)
             return {"app": app, "ok": False, "error": type(error).__name__}
 
+    def _monitor_denied(self, request: web.Request, what: str) -> web.Response | None:
+        """Return a 403 unless the peer is in admin.monitor_networks or the request comes from an admin."""
+        if is_trusted(request.remote, self._config.admin.monitor_networks) or self.is_admin(request):
+            return None
+        logger.warning("%s request from %s rejected: not in admin.monitor_networks and not an admin", what, request.remote)
+        return web.Response(
+            status=403,
+            text=(
+                f"Guidegate's {what} are served to peers in admin.monitor_networks and to admins; "
+                f"{request.remote} is neither. Add its network to admin.monitor_networks or send the admin token.\n"
+            ),
+            headers={"Cache-Control": "no-store"},
+        )
+
     async def metrics(self, request: web.Request) -> web.StreamResponse:
-        """Serve the Prometheus text format."""
+        """Serve the Prometheus text format to monitors and admins."""
+        denied = self._monitor_denied(request, "metrics")
+        if denied is not None:
+            return denied
         return web.Response(body=self._metrics.render(), headers={"Content-Type": self._metrics.content_type, "Cache-Control": "no-store"})
 
     async def status(self, request: web.Request) -> web.StreamResponse:
-        """Serve a JSON summary: version, uptime, apps, and the sections other parts register."""
+        """Serve a JSON summary to monitors and admins: version, uptime, apps, and the sections other parts register."""
+        denied = self._monitor_denied(request, "status details")
+        if denied is not None:
+            return denied
         body: dict[str, Any] = {
             "version": __version__,
             "uptime_seconds": round(time.time() - self._started, 1),

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp import web
 
 from conftest import Running, StartProxy, StartUpstream, free_port
@@ -158,3 +159,47 @@ async def test_unknown_reserved_path_404(start_upstream: StartUpstream, start_pr
     assert status == 404
     assert text == "No Guidegate resource at /__guidegate/nope.\n"
     assert seen == []
+
+
+MONITORS_ELSEWHERE = """
+admin:
+  token: monitor-secret-123
+  monitor_networks: [10.255.255.0/24]
+apps:
+  - name: web
+    upstream: {url}/
+"""
+
+
+@pytest.mark.parametrize(
+    ("path", "what"),
+    [
+        pytest.param("metrics", "metrics", id="metrics"),
+        pytest.param("status", "status details", id="status"),
+    ],
+)
+async def test_monitor_outside_rejected(start_upstream: StartUpstream, start_proxy: StartProxy, path: str, what: str) -> None:
+    upstream = await start_web(start_upstream, [])
+    proxy = await start_proxy(MONITORS_ELSEWHERE.format(url=upstream.url))
+
+    async with aiohttp.ClientSession() as client:
+        async with client.get(f"{proxy.url}/__guidegate/{path}") as response:
+            status, text = response.status, await response.text()
+        async with client.get(f"{proxy.url}/__guidegate/{path}", headers={"Authorization": "Bearer monitor-secret-123"}) as response:
+            admin_status = response.status
+
+    assert status == 403
+    assert text == (
+        f"Guidegate's {what} are served to peers in admin.monitor_networks and to admins; "
+        "127.0.0.1 is neither. Add its network to admin.monitor_networks or send the admin token.\n"
+    )
+    assert admin_status == 200
+
+
+async def test_healthz_open_to_all(start_upstream: StartUpstream, start_proxy: StartProxy) -> None:
+    upstream = await start_web(start_upstream, [])
+    proxy = await start_proxy(MONITORS_ELSEWHERE.format(url=upstream.url))
+
+    status, _, body = await get_json(f"{proxy.url}/__guidegate/healthz")
+
+    assert (status, body) == (200, {"status": "ok"})

@@ -121,6 +121,12 @@ class AdminConfig:
 
     token: str | None = setting(None, help="bearer token for admin pages; set it from ${ENV_VAR}")
     roles: tuple[str, ...] = setting((), help="roles whose users may open admin pages and preview guides")
+    monitor_networks: tuple[Network, ...] = setting(
+        default_factory=lambda: (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")),
+        parse=parse_network,
+        schema=NETWORK_SCHEMA,
+        help="peers (CIDR) that may read metrics and status without being admins; loopback by default",
+    )
 
 
 @dataclass(frozen=True)
