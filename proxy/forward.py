@@ -322,10 +322,11 @@ class Forwarder:
                 while chunk := await upstream.read():
                     for observer in observers:
                         observer.feed(chunk)
-                    for output in transform(transformer, chunk) if transformer is not None else (chunk,):
-                        if output:
-                            exchange.bytes_out += len(output)
-                            await response.write(output)
+                    pieces = transform(transformer, chunk) if transformer is not None else [chunk]
+                    output = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+                    if output:
+                        exchange.bytes_out += len(output)
+                        await response.write(output)
                 tail = transformer.finish() if transformer is not None else b""
                 if tail:
                     exchange.bytes_out += len(tail)
@@ -357,13 +358,12 @@ class Forwarder:
         body = await upstream.read()
         for observer in exchange.response_observers:
             observer.feed(body)
-        pieces = [*transform(transformer, body), transformer.finish()]
-        response.content_length = length = sum(len(piece) for piece in pieces)
+        # One write: a second send of the bulk costs more than joining the pieces.
+        output = b"".join([*transform(transformer, body), transformer.finish()])
+        response.content_length = length = len(output)
         try:
             await response.prepare(exchange.request)
-            for piece in pieces:
-                if piece:
-                    await response.write(piece)
+            await response.write(output)
             await response.write_eof()
         except (ConnectionResetError, aiohttp.ClientConnectionResetError) as error:
             logger.info(
@@ -429,7 +429,7 @@ def transform(transformer: ResponseTransformer, chunk: bytes) -> list[bytes | me
     """Feed a chunk to a transformer, sparing a large chunk's copies once the transformer lets bytes pass.
 
     The rewriter decides within the first KiB of most pages. Feeding it only SPLIT_AT bytes first lets
-    the rest of a large chunk go out as a view of the upstream's bytes, not copied through its buffers.
+    the rest of a large chunk skip the rewriter's buffers: it is copied once, by the caller's join.
     """
     if transformer.passing_through:
         return [chunk]
