@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import resource
 import shutil
 import socket
 import statistics
@@ -52,6 +54,8 @@ class WrkResult:
     p50_ms: float
     p99_ms: float
     errors: int
+    cpu_seconds: float = 0.0
+    """User and system CPU time wrk itself used."""
 
     @property
     def requests_per_second(self) -> float:
@@ -90,10 +94,14 @@ def run_wrk(
     for header in headers:
         command += ["--header", header]
     command += [url, "--", str(max_requests)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     completed = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=False)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if completed.returncode != 0:
         raise BenchError(f"wrk failed with status {completed.returncode} on {url}: {completed.stderr.strip()}")
-    return parse_wrk(completed.stdout, url)
+    # RUSAGE_CHILDREN grows by the children reaped meanwhile: only wrk, as the servers run until the end.
+    used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return dataclasses.replace(parse_wrk(completed.stdout, url), cpu_seconds=used)
 
 
 def parse_wrk(output: str, url: str) -> WrkResult:

@@ -111,6 +111,7 @@ class LoadRunner:
         record(section, case, target.name, "mbps", result.megabytes_per_second)
         record(section, case, target.name, "errors", float(result.errors))
         record(section, case, target.name, "upstream_cpu_pct", 100 * upstream_used.cpu_seconds / result.seconds)
+        record(section, case, target.name, "load_cpu_us", 1e6 * result.cpu_seconds / max(result.requests, 1))
         if target.name != DIRECT:
             record(section, case, target.name, "cpu_us", 1e6 * used.cpu_seconds / max(result.requests, 1))
             record(section, case, target.name, "rss_mb", used.peak_rss / MB)
