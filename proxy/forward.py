@@ -320,6 +320,8 @@ class Forwarder:
                     await response.write(chunk)
             else:
                 while chunk := await upstream.read():
+                    if isinstance(chunk, memoryview):
+                        chunk = bytes(chunk)  # Observers and the rewriter search and slice bytes.
                     for observer in observers:
                         observer.feed(chunk)
                     pieces = transform(transformer, chunk) if transformer is not None else [chunk]
@@ -355,7 +357,7 @@ class Forwarder:
         self, exchange: Exchange, upstream: UpstreamResponse, transformer: ResponseTransformer, response: RelayedResponse
     ) -> web.StreamResponse:
         """Transform a body that has arrived whole and send it with its length in one write, rather than chunked."""
-        body = await upstream.read()
+        body = bytes(await upstream.read())
         for observer in exchange.response_observers:
             observer.feed(body)
         # One write: a second send of the bulk costs more than joining the pieces.

@@ -40,7 +40,7 @@ class UpstreamResponse:
         self.headers = connection.headers
         """Every header of the response as received, hop-by-hop ones included."""
 
-    async def read(self) -> bytes:
+    async def read(self) -> bytes | memoryview:
         """Return the next body bytes (all that arrived so far), b'' at the end; raise UpstreamError if the body broke off."""
         return await self._connection.read()
 

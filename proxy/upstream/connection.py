@@ -39,10 +39,13 @@ class UpstreamConnection(asyncio.Protocol):
         self.idle_since = 0.0
         self._parser: httptools.HttpResponseParser | None = None
         self._parser_spent = False
+        self._split = False
+        self._remaining = 0
+        """Body bytes still owed by a Content-Length response whose body bypasses the parser."""
         self._head: asyncio.Future[None] | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._drain: asyncio.Future[None] | None = None
-        self._chunks: list[bytes] = []
+        self._chunks: list[bytes | memoryview] = []
         self._buffered = 0
         self._reading_paused = False
         self._writing_paused = False
@@ -77,13 +80,64 @@ class UpstreamConnection(asyncio.Protocol):
             return
         self.received += len(data)
         self._last_activity = self._loop.time()
+        if self._remaining > 0:
+            self._take_body(data)
+            return
         try:
-            parser.feed_data(data)
+            self._parse(parser, data)
         except httptools.HttpParserUpgrade:
             self._fail(InvalidResponse("the upstream switched protocols on a plain HTTP request"))
         except httptools.HttpParserError as error:
             cause = error.__context__
             self._fail(cause if isinstance(cause, UpstreamError) else InvalidResponse(f"invalid HTTP response: {error}"))
+
+    def _parse(self, parser: httptools.HttpResponseParser, data: bytes) -> None:
+        """Parse response heads, and hand a Content-Length body's bytes over without the parser's copy.
+
+        The parser gets the bytes up to the end of each head only; once a head announces a length,
+        the rest of the packet and later packets become body chunks as they are. Bytes the parser
+        does see of such a body still count against the length, so both paths agree.
+        """
+        while not self._head_done():
+            end = data.find(b"\r\n\r\n")
+            if end < 0:
+                parser.feed_data(data)
+                return
+            cut = end + 4
+            self._split = True
+            try:
+                parser.feed_data(data if cut == len(data) else data[:cut])
+            finally:
+                self._split = False
+            if cut == len(data):
+                return
+            if self._remaining > 0:
+                self._take_body(memoryview(data)[cut:])
+                return
+            if self._complete:
+                self.close()  # Bytes after a whole response: this connection cannot be trusted again.
+                return
+            data = data[cut:]
+        parser.feed_data(data)
+
+    def _head_done(self) -> bool:
+        head = self._head
+        return head is not None and head.done()
+
+    def _take_body(self, data: bytes | memoryview) -> None:
+        remaining = self._remaining
+        if len(data) > remaining:
+            logger.debug("upstream sent %d bytes after the response body; closing the connection", len(data) - remaining)
+            self.keep_alive = False
+            self._append_body(data[:remaining])
+            self._remaining = 0
+            self._finish()
+            self.close()
+            return
+        self._remaining = remaining - len(data)
+        self._append_body(data)
+        if self._remaining == 0:
+            self._finish()
 
     def eof_received(self) -> bool | None:
         return None
@@ -147,6 +201,12 @@ class UpstreamConnection(asyncio.Protocol):
         chunked = "chunked" in headers.get("Transfer-Encoding", "").lower()
         no_body = self._head_only or status in _NO_BODY_STATUSES
         self._until_close = not no_body and not chunked and "Content-Length" not in headers
+        if self._split and not no_body and not chunked and "Transfer-Encoding" not in headers:
+            length = headers.get("Content-Length", "")
+            if length.isdigit() and int(length) > 0:
+                # The body is taken as it arrives (see _parse); the parser never sees its end.
+                self._remaining = int(length)
+                self._parser_spent = True
         head = self._head
         if head is not None and not head.done():
             head.set_result(None)
@@ -157,6 +217,11 @@ class UpstreamConnection(asyncio.Protocol):
     def on_body(self, body: bytes) -> None:
         if self._complete:
             return
+        if self._remaining > 0:
+            self._remaining -= len(body)
+        self._append_body(body)
+
+    def _append_body(self, body: bytes | memoryview) -> None:
         self._chunks.append(body)
         self._buffered += len(body)
         if self._buffered >= HIGH_WATER and not self._reading_paused and self.transport is not None:
@@ -188,6 +253,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._interim = False
         self._head_only = head_only
         self._until_close = False
+        self._remaining = 0
         self.received = 0
         self.status = 0
         self.reason = ""
@@ -226,8 +292,11 @@ class UpstreamConnection(asyncio.Protocol):
         assert self._head is not None
         await self._head
 
-    async def read(self) -> bytes:
-        """Return the body bytes received so far (waiting for some), or b'' once the body is complete."""
+    async def read(self) -> bytes | memoryview:
+        """Return the body bytes received so far (waiting for some), or b'' once the body is complete.
+
+        A piece that arrived with the response head comes as a view of the received bytes, not a copy.
+        """
         while True:
             chunks = self._chunks
             if chunks:

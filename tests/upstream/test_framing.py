@@ -357,3 +357,54 @@ async def test_framing_head_with_body(start_upstream: StartUpstream) -> None:
     assert list(first.headers.items()) == [("Content-Length", "5")]
     assert body == b""
     assert second_body == b"second"
+
+
+LENGTH_PIECES = [
+    pytest.param([b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\nab\r\n\r\ncdefgh"], id="whole-body-with-blank-line"),
+    pytest.param([b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n", b"\r\nab\r\n\r\ncdefgh"], id="blank-line-split-then-body"),
+    pytest.param([b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r", b"\nab\r\n\r\ncd", b"efgh"], id="cr-lf-split"),
+    pytest.param([b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\nab\r\n\r\ncdefgh"], id="interim-then-whole"),
+    pytest.param([b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n", b"ab\r\n\r\n", b"cdefgh"], id="head-then-pieces"),
+]
+
+
+@pytest.mark.parametrize("pieces", LENGTH_PIECES)
+async def test_framing_length_body_paths(start_upstream: StartUpstream, pieces: list[bytes]) -> None:
+    async def handle(peer: Peer) -> None:
+        for _ in range(2):
+            if not await peer.read_head():
+                return
+            for piece in pieces:
+                await peer.send(piece)
+                await asyncio.sleep(0.005)
+        await peer.read_until_closed()
+
+    upstream = await start_upstream(handle)
+    pool = upstream.pool()
+
+    bodies = []
+    for _ in range(2):
+        response = await upstream.request(pool)
+        bodies.append(await read_all(response))
+        response.close()
+
+    assert bodies == [b"ab\r\n\r\ncdefgh", b"ab\r\n\r\ncdefgh"]
+    assert len(upstream.peers) == 1
+    assert pool.idle == 1
+
+
+async def test_framing_bytes_after_length_body(start_upstream: StartUpstream) -> None:
+    async def handle(peer: Peer) -> None:
+        await peer.read_head()
+        await peer.send(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcEXTRA")
+        await peer.read_until_closed()
+
+    upstream = await start_upstream(handle)
+    pool = upstream.pool()
+
+    response = await upstream.request(pool)
+    body = await read_all(response)
+    response.close()
+
+    assert body == b"abc"
+    assert pool.idle == 0
