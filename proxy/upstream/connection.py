@@ -24,9 +24,9 @@ class UpstreamConnection(asyncio.Protocol):
     """A connection that carries one request at a time and parses each response with llhttp (httptools).
 
     The response head resolves a future; body chunks are buffered up to HIGH_WATER and handed out by
-    `read()`. One timer enforces the read timeout: when it fires it checks the time of the last
-    packet and sets itself again for the rest, rather than being re-armed on every packet or exchange,
-    and silence while reading is paused because the client is slow does not count.
+    `read()`. One timer enforces the read timeout. When it fires, it checks the time of the last
+    packet and sets itself again for the rest, so it is not re-armed on every packet or exchange.
+    Silence while reading is paused, because the client is slow, does not count.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop, on_lost: Callable[[UpstreamConnection], None]) -> None:
@@ -74,7 +74,7 @@ class UpstreamConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         parser = self._parser
         if parser is None or self._complete:
-            # Bytes nobody asked for: the connection's state is unknown, so it is not reused.
+            # Bytes outside any response: the connection's state is unknown, so it is not reused.
             logger.debug("upstream sent %d bytes outside a response; closing the connection", len(data))
             self.close()
             return
@@ -92,11 +92,11 @@ class UpstreamConnection(asyncio.Protocol):
             self._fail(cause if isinstance(cause, UpstreamError) else InvalidResponse(f"invalid HTTP response: {error}"))
 
     def _parse(self, parser: httptools.HttpResponseParser, data: bytes) -> None:
-        """Parse response heads, and hand a Content-Length body's bytes over without the parser's copy.
+        """Parse response heads, and pass a Content-Length body on without the parser's copy.
 
-        The parser gets the bytes up to the end of each head only; once a head announces a length,
-        the rest of the packet and later packets become body chunks as they are. Bytes the parser
-        does see of such a body still count against the length, so both paths agree.
+        The parser gets the bytes up to the end of each head only. Once a head announces a length,
+        the rest of the packet and later packets become body chunks as they are. Body bytes that
+        the parser does see still count against the length, so both paths agree.
         """
         while not self._head_done():
             end = data.find(b"\r\n\r\n")
