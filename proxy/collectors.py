@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from proxy.events import EventWriter
-from proxy.events.metrics import EventWriterCollector
+from proxy.events.metrics import EventStoreOutageCollector, EventWriterCollector
 from proxy.ruleset.watcher import RuleWatcher
 
 
@@ -21,6 +21,7 @@ class GatewayCollector:
     def __init__(self, rules: RuleWatcher, writer: EventWriter, runtime_counts: Callable[[], Mapping[str, int]]) -> None:
         self._rules = rules
         self._writer = EventWriterCollector(writer)
+        self._outage = EventStoreOutageCollector(writer)
         self._runtime_counts = runtime_counts
 
     def describe(self) -> Iterable[Metric]:
@@ -43,6 +44,7 @@ class GatewayCollector:
         )
 
         yield from self._writer.collect()
+        yield from self._outage.collect()
 
         counts = self._runtime_counts()
         events = CounterMetricFamily(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import sqlite3
@@ -129,38 +130,55 @@ def count_events(dsn: str) -> int:
     return asyncio.run(count())
 
 
-OUTAGE_SECONDS = 4.0
-"""How long PostgreSQL stays down. The writer's behaviour depends on the outage's length only
-through its backoff, which with retry_max_delay 1s reaches its longest delay after about 2 s; a
-4-second outage therefore runs the same code as a 10-second one, with several attempts at that
-delay, in less than half the time."""
+OUTAGE_SECONDS = 10.0
+"""How long PostgreSQL stays down while requests keep coming."""
+RETRY_MAX_DELAY = 2.0
+"""The writer's longest wait between two attempts in this test. Waits from 100 ms up reach it about
+3 s into the outage, so the writer spends most of the outage retrying at that cap, and finds the
+store back at most that long after it returns."""
+REQUEST_PAUSE = 0.02
 
 
 @pytest.mark.postgres
 async def test_store_outage_loses_nothing(
-    tmp_path: Path, start_upstream: StartUpstream, start_proxy: StartProxy, postgres_cluster: PostgresCluster, postgres_dsn: str
+    tmp_path: Path,
+    start_upstream: StartUpstream,
+    start_proxy: StartProxy,
+    postgres_cluster: PostgresCluster,
+    postgres_dsn: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="proxy.events.writer")
     upstream = await start_export_site(start_upstream)
     (tmp_path / "rules.yaml").write_text(RULES, encoding="utf-8")
     proxy = await start_proxy(
         f"""
-storage: {{backend: postgresql, dsn: "{postgres_dsn}", flush_interval: 20ms, retry_delay: 100ms, retry_max_delay: 1s, connect_timeout: 1s}}
+storage: {{backend: postgresql, dsn: "{postgres_dsn}", flush_interval: 20ms, retry_delay: 100ms, retry_max_delay: {RETRY_MAX_DELAY:g}s, connect_timeout: 1s}}
 apps:
   - {{name: erp, upstream: "{upstream}/", rules: [rules.yaml]}}
 """
     )
     writer = proxy.gateway.writer
-    sent = 0
+    statuses: list[int] = []
     slowest = 0.0
+    stop_traffic = asyncio.Event()
 
     async def export(client: aiohttp.ClientSession) -> None:
-        nonlocal sent, slowest
+        nonlocal slowest
         started = time.monotonic()
         async with client.get("/po/export") as response:
-            assert response.status == 200
             await response.read()
+            statuses.append(response.status)
         slowest = max(slowest, time.monotonic() - started)
-        sent += 1
+
+    async def traffic(client: aiohttp.ClientSession) -> None:
+        while not stop_traffic.is_set():
+            await export(client)
+            await asyncio.sleep(REQUEST_PAUSE)
+
+    async def wait_until_written(deadline: float) -> None:
+        while writer.stats().failed_attempts and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
 
     async with aiohttp.ClientSession(proxy.url, timeout=aiohttp.ClientTimeout(total=5)) as client:
         for _ in range(10):
@@ -168,24 +186,48 @@ apps:
         assert await writer.flush(timeout=5)
         before = writer.stats().written
 
-        await asyncio.to_thread(postgres_cluster.stop)
+        requests = asyncio.ensure_future(traffic(client))
         try:
-            outage_ends = time.monotonic() + OUTAGE_SECONDS
-            while time.monotonic() < outage_ends:
-                await export(client)
-                await asyncio.sleep(0.02)
-            during = writer.stats()
+            await asyncio.to_thread(postgres_cluster.stop)
+            try:
+                await asyncio.sleep(OUTAGE_SECONDS)
+                during = writer.stats()
+                async with client.get("/__guidegate/metrics") as response:
+                    metrics = await response.text()
+            finally:
+                await asyncio.to_thread(postgres_cluster.start)
+            restarted = time.monotonic()
+            await wait_until_written(restarted + RETRY_MAX_DELAY + 5)
+            recovered_after = time.monotonic() - restarted
         finally:
-            await asyncio.to_thread(postgres_cluster.start)
+            stop_traffic.set()
+            await requests
         flushed = await writer.flush(timeout=10)
     after = writer.stats()
+    sent = len(statuses)
 
     assert before == 10
     assert flushed
+    assert sent > 10 + 100
+    assert statuses == [200] * sent
     assert slowest < 1.0
-    assert during.write_errors > 0
+    assert during.write_errors >= 6
+    assert during.failed_attempts >= 6
+    assert during.retry_delay == RETRY_MAX_DELAY
     assert during.store_available is False
     assert during.queued + during.pending > 0
+    assert "guidegate_event_store_up 0.0" in metrics
+    assert f"guidegate_event_store_retry_delay_seconds {RETRY_MAX_DELAY}" in metrics
+    assert recovered_after < RETRY_MAX_DELAY + 2
     assert (after.accepted, after.written, after.dropped_queue_full, after.dropped_shutdown) == (sent, sent, 0, 0)
-    assert after.store_available is True
+    assert (after.store_available, after.failed_attempts) == (True, 0)
     assert await asyncio.to_thread(count_events, postgres_dsn) == sent
+
+    where = writer.store.description
+    messages = [record.getMessage() for record in caplog.records if record.name == "proxy.events.writer"]
+    assert any(message.startswith(f"event store {where}: write failed (attempt 1, ") for message in messages)
+    assert any(
+        message.startswith(f"event store {where}: write failed (attempt ") and f"retrying every {RETRY_MAX_DELAY:g}s from now on" in message
+        for message in messages
+    )
+    assert any(message.startswith(f"event store {where} available again after ") for message in messages)

@@ -29,11 +29,18 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Literal, NamedTuple
 
 from proxy.analytics.specs import WorkflowSpec
-from proxy.events.store import STEP_KEY_SEPARATOR, StepRow
+from proxy.events.store import (
+    OUTCOME_ABANDON,
+    OUTCOME_FAILURE,
+    OUTCOME_PASS,
+    STEP_KEY_SEPARATOR,
+    CodedStepRow,
+    StepCoding,
+    StepRow,
+)
 
 RunStatus = Literal["completed", "abandoned", "open"]
 
-_PASS, _FAILURE, _ABANDON = 0, 1, 2
 _EXCLUSION = -1
 _OTHER_STEP = -2
 _NO_FAILURES: tuple[int, ...] = ()
@@ -67,88 +74,106 @@ class Run(NamedTuple):
 
 # A run in progress is a list for speed: [started, last event time, passed, reached, failures or None].
 _STARTED, _LAST, _PASSED, _REACHED, _FAILURES = range(5)
-_Open = list[Any]
-
 
 RunsByVisitor = dict[str, list[Run]]
 """One workflow's runs, grouped by visitor."""
 
 
-class _Flow:
-    """One workflow's spec as lookups, and its closed runs; `number` is its slot in each
-    visitor's state list."""
+class TrackedWorkflow:
+    """One workflow's spec as the state machine reads it.
 
-    __slots__ = ("spec", "id", "number", "strict", "window", "final", "closed")
+    In each visitor's state list, `number` is the slot of the workflow's run in progress and
+    `collected_slot` the slot of what a RunMachine subclass collects of its closed runs.
+    """
 
-    def __init__(self, spec: WorkflowSpec, number: int) -> None:
+    __slots__ = ("spec", "id", "number", "collected_slot", "strict", "window", "final")
+
+    def __init__(self, spec: WorkflowSpec, number: int, count: int) -> None:
         self.spec = spec
         self.id = spec.id
         self.number = number
+        self.collected_slot = count + 1 + number
         self.strict = spec.order == "strict"
         self.window = spec.window_seconds
         self.final = len(spec.steps) - 1
-        self.closed: RunsByVisitor = {}
 
 
-_Entry = tuple[_Flow | None, int, int]
+_Entry = tuple[TrackedWorkflow | None, int, int]
+"""The meaning of a step code: (workflow or None, step index or marker, outcome code)."""
 
 
-class RunTracker:
-    """Rebuilds runs from pages of StepRow, fed in time order; `finish` returns them.
+class RunMachine:
+    """The run rules as a state machine over step rows fed in time order, for every workflow of an app.
 
-    Feed every workflow step event of the app from the start of the period to at least
-    `until` plus the longest window, whatever workflows are asked about: in strict mode any
-    workflow's step can end a run.
+    Feed every workflow step event of the app from the start of the period to at least `until`
+    plus the longest window, whatever workflows are asked about: in strict mode any workflow's
+    step can end a run. Rows come either as StepRow (`feed`) or as CodedStepRow coded by `coding`
+    (`feed_coded`), which is cheaper to read from a store. Subclasses decide in `_record` what
+    to collect of each closed run.
     """
 
     def __init__(self, specs: Sequence[WorkflowSpec], until: float) -> None:
-        self._flows = {spec.id: _Flow(spec, number) for number, spec in enumerate(specs)}
+        unique = {spec.id: spec for spec in specs}
+        self._flows = {
+            spec.id: TrackedWorkflow(spec, number, len(unique)) for number, spec in enumerate(unique.values())
+        }
         self._until = until
-        self._entries: dict[str, _Entry] = {}
-        # Per visitor: the open run of each workflow (by flow number, None when there is none),
-        # then the number of those runs that are strict.
+        self.coding = StepCoding(
+            tuple((flow.id, (*flow.spec.steps, *flow.spec.exclusions)) for flow in self._flows.values())
+        )
+        self._entries = self._decode_table()
+        self._key_codes: dict[str, int] = {}
+        # Per visitor: the run in progress of each workflow (by number, None when there is none),
+        # the number of those runs that are strict, then what is collected of each workflow's
+        # closed runs (by collected_slot, None before the first).
         self._visitors: dict[str, list[Any]] = {}
         self._strict_slot = len(self._flows)
         self._strict_flows = [flow for flow in self._flows.values() if flow.strict]
 
-    def _entry(self, key: str) -> _Entry:
-        """Parse and cache a StepRow key: (flow or None, step index or marker, outcome code)."""
+    def _decode_table(self) -> list[_Entry]:
+        """Return the meaning of every step code of `coding`, indexed by code."""
+        outcomes = (OUTCOME_PASS, OUTCOME_FAILURE, OUTCOME_ABANDON)
+        entries: list[_Entry] = []
+        for flow in self._flows.values():
+            steps = len(flow.spec.steps)
+            for index in range(steps + len(flow.spec.exclusions)):
+                marker = index if index < steps else _EXCLUSION
+                entries.extend((flow, marker, outcome) for outcome in outcomes)
+            entries.extend((flow, _OTHER_STEP, outcome) for outcome in outcomes)
+        entries.extend((None, _OTHER_STEP, outcome) for outcome in outcomes)
+        return entries
+
+    def _key_code(self, key: str) -> int:
+        """Return the code of a StepRow key under `coding`, and cache it."""
         name, _, rest = key.partition(STEP_KEY_SEPARATOR)
         step, _, outcome = rest.partition(STEP_KEY_SEPARATOR)
-        if outcome == "failure":
-            code = _FAILURE
-        elif outcome == "abandon":
-            code = _ABANDON
-        else:
-            code = _PASS
-        flow = self._flows.get(name)
-        if flow is None:
-            entry: _Entry = (None, _OTHER_STEP, code)
-        elif step in flow.spec.steps:
-            entry = (flow, flow.spec.steps.index(step), code)
-        elif step in flow.spec.exclusions:
-            entry = (flow, _EXCLUSION, code)
-        else:
-            entry = (flow, _OTHER_STEP, code)
-        self._entries[key] = entry
-        return entry
+        code = self.coding.code(name, step, outcome)
+        self._key_codes[key] = code
+        return code
 
     def feed(self, rows: Iterable[StepRow]) -> None:
-        """Process step events; rows must continue the time order of earlier calls."""
-        # The common case (a step passed in turn) costs two dictionary look-ups and a few list
-        # stores; everything rarer goes through _start and _close.
+        """Process step events given by key; rows must continue the time order of earlier calls."""
+        codes = self._key_codes
+        coded: list[CodedStepRow] = []
+        for time, visitor, key in rows:
+            code = codes.get(key)
+            if code is None:
+                code = self._key_code(key)
+            coded.append((time, visitor, code))
+        self.feed_coded(coded)
+
+    def feed_coded(self, rows: Iterable[CodedStepRow]) -> None:
+        """Process step events coded by `coding`; rows must continue the time order of earlier calls."""
+        # The common case (a step passed in turn) costs one dictionary look-up and a few list
+        # stores; everything rarer goes through _close.
         entries = self._entries
         visitors = self._visitors
         until = self._until
         strict_slot = self._strict_slot
-        empty_state: list[Any] = [None] * strict_slot + [0]
+        empty_state: list[Any] = [None] * strict_slot + [0] + [None] * strict_slot
         close = self._close
-        start = self._start
-        for time, visitor, key in rows:
-            entry = entries.get(key)
-            if entry is None:
-                entry = self._entry(key)
-            flow, index, code = entry
+        for time, visitor, code in rows:
+            flow, index, outcome = entries[code]
 
             state = visitors.get(visitor)
             if state is None:
@@ -172,26 +197,26 @@ class RunTracker:
                     close(flow, visitor, state, "abandoned", index == _EXCLUSION)
                 continue
 
-            if run is None:
-                if index or time >= until or code == _ABANDON:
-                    continue
-                run = start(flow, state, time)
-            elif index != run[_PASSED] + 1:
+            if run is not None and index != run[_PASSED] + 1:
                 if not flow.strict or index == run[_PASSED]:
                     continue
                 close(flow, visitor, state, "abandoned", False)
-                if index or time >= until or code == _ABANDON:
+                run = None
+            if run is None:
+                if index or time >= until or outcome == OUTCOME_ABANDON:
                     continue
-                run = start(flow, state, time)
+                run = state[flow.number] = [time, time, -1, 0, None]
+                if flow.strict:
+                    state[strict_slot] += 1
 
             run[_LAST] = time
             if index > run[_REACHED]:
                 run[_REACHED] = index
-            if code == _PASS:
+            if outcome == OUTCOME_PASS:
                 run[_PASSED] = index
                 if index == flow.final:
                     close(flow, visitor, state, "completed", False)
-            elif code == _FAILURE:
+            elif outcome == OUTCOME_FAILURE:
                 if run[_FAILURES] is None:
                     run[_FAILURES] = [index]
                 else:
@@ -199,47 +224,58 @@ class RunTracker:
             else:
                 close(flow, visitor, state, "abandoned", False)
 
-    def _break_strict(self, visitor: str, state: list[Any], current: _Flow | None) -> None:
+    def _break_strict(self, visitor: str, state: list[Any], current: TrackedWorkflow | None) -> None:
         """End the visitor's strict runs of workflows other than `current` as abandoned."""
         for flow in self._strict_flows:
             if flow is not current and state[flow.number] is not None:
                 self._close(flow, visitor, state, "abandoned", False)
 
-    def _start(self, flow: _Flow, state: list[Any], time: float) -> _Open:
-        run: _Open = [time, time, -1, 0, None]
-        state[flow.number] = run
-        if flow.strict:
-            state[self._strict_slot] += 1
-        return run
-
-    def _close(self, flow: _Flow, visitor: str, state: list[Any], status: RunStatus, cancelled: bool) -> None:
+    def _close(
+        self, flow: TrackedWorkflow, visitor: str, state: list[Any], status: RunStatus, cancelled: bool
+    ) -> None:
         run = state[flow.number]
         state[flow.number] = None
         if flow.strict:
             state[self._strict_slot] -= 1
-        failures = run[_FAILURES]
-        closed = Run(
-            flow.id,
+        slot = flow.collected_slot
+        state[slot] = self._record(
+            flow,
+            state[slot],
             visitor,
             run[_STARTED],
             run[_LAST],
             status,
             run[_REACHED],
             run[_PASSED],
-            tuple(failures) if failures else _NO_FAILURES,
+            run[_FAILURES],
             cancelled,
         )
-        visitor_runs = flow.closed.get(visitor)
-        if visitor_runs is None:
-            flow.closed[visitor] = [closed]
-        else:
-            visitor_runs.append(closed)
 
-    def finish(self, as_of: float) -> dict[str, RunsByVisitor]:
-        """Close the runs in progress and return every run by workflow id, then by visitor.
+    def _record(
+        self,
+        flow: TrackedWorkflow,
+        collected: Any,
+        visitor: str,
+        started: float,
+        ended: float,
+        status: RunStatus,
+        reached: int,
+        passed: int,
+        failures: list[int] | None,
+        cancelled: bool,
+    ) -> Any:
+        """Return what to collect of the visitor's closed runs of `flow` once this run is added.
 
-        A run in progress is abandoned when its window has passed at `as_of`, else open. Each
-        visitor's runs of a workflow are in the order they ended; every workflow has an entry.
+        `collected` is what the previous call returned for this visitor and workflow (None for the
+        first run); `failures` is None when no attempt failed. The fields are those of Run.
+        """
+        raise NotImplementedError
+
+    def _finish(self, as_of: float) -> dict[str, dict[str, Any]]:
+        """Close the runs in progress and return what was collected, by workflow id, then by visitor.
+
+        A run in progress is abandoned when its window has passed at `as_of`, else open. Every
+        workflow has an entry; a visitor without a run of a workflow has none in it.
         """
         for visitor, state in self._visitors.items():
             for flow in self._flows.values():
@@ -247,7 +283,63 @@ class RunTracker:
                 if run is not None:
                     status: RunStatus = "abandoned" if as_of - run[_STARTED] > flow.window else "open"
                     self._close(flow, visitor, state, status, False)
-        return {flow.id: flow.closed for flow in self._flows.values()}
+        return {
+            flow.id: {
+                visitor: state[flow.collected_slot]
+                for visitor, state in self._visitors.items()
+                if state[flow.collected_slot] is not None
+            }
+            for flow in self._flows.values()
+        }
+
+
+_new_tuple = tuple.__new__
+
+
+class RunTracker(RunMachine):
+    """A RunMachine that keeps the runs themselves; `finish` returns them."""
+
+    def _record(
+        self,
+        flow: TrackedWorkflow,
+        collected: Any,
+        visitor: str,
+        started: float,
+        ended: float,
+        status: RunStatus,
+        reached: int,
+        passed: int,
+        failures: list[int] | None,
+        cancelled: bool,
+    ) -> list[Run]:
+        # tuple.__new__ skips the Python-level __new__ that NamedTuple generates.
+        run = _new_tuple(
+            Run,
+            (
+                flow.id,
+                visitor,
+                started,
+                ended,
+                status,
+                reached,
+                passed,
+                tuple(failures) if failures else _NO_FAILURES,
+                cancelled,
+            ),
+        )
+        runs: list[Run] | None = collected
+        if runs is None:
+            return [run]
+        runs.append(run)
+        return runs
+
+    def finish(self, as_of: float) -> dict[str, RunsByVisitor]:
+        """Close the runs in progress and return every run by workflow id, then by visitor.
+
+        A run in progress is abandoned when its window has passed at `as_of`, else open. Each
+        visitor's runs of a workflow are in the order they ended; every workflow has an entry.
+        """
+        return self._finish(as_of)
 
 
 def track(rows: Iterable[StepRow], specs: Sequence[WorkflowSpec], until: float, as_of: float) -> list[Run]:

@@ -46,3 +46,34 @@ class EventWriterCollector:
         yield CounterMetricFamily(
             "guidegate_events_deleted", "Events deleted by retention", value=stats.retention_deleted
         )
+
+
+class EventStoreOutageCollector:
+    """A prometheus_client collector of the store outage in progress, from the writer's statistics:
+    since when, after how many failed attempts, and how long the writer waits before the next one."""
+
+    def __init__(self, writer: EventWriter) -> None:
+        self.writer = writer
+
+    def describe(self) -> Iterable[Metric]:
+        """Return the metric families without values, so registering checks names without side effects."""
+        return self.collect()
+
+    def collect(self) -> Iterable[Metric]:
+        """Return the current values, all three 0 while the store works."""
+        stats = self.writer.stats()
+        yield GaugeMetricFamily(
+            "guidegate_event_store_failed_attempts",
+            "Failed attempts in a row to open the event store or write a batch (0 while it works)",
+            value=stats.failed_attempts,
+        )
+        yield GaugeMetricFamily(
+            "guidegate_event_store_down_since_timestamp_seconds",
+            "Time of the first of those failed attempts (0 while the store works)",
+            value=stats.down_since or 0.0,
+        )
+        yield GaugeMetricFamily(
+            "guidegate_event_store_retry_delay_seconds",
+            "Wait before the next attempt while the store is down (0 while it works)",
+            value=stats.retry_delay,
+        )

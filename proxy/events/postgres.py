@@ -17,7 +17,9 @@ from proxy.events.migrations import CREATE_VERSION_TABLE, CURRENT_VERSION, RECOR
 from proxy.events.model import Event
 from proxy.events.store import (
     BatchRejectedError,
+    CodedStepRow,
     NameCountRow,
+    StepCoding,
     StepRow,
     StoreUnavailableError,
     TimeRow,
@@ -176,6 +178,24 @@ class PostgresStore:
         except _UNAVAILABLE as error:
             raise StoreUnavailableError(f"cannot read workflow steps from {self.description}: {error}") from error
 
+    async def coded_step_rows(
+        self, app: str, since: float, until: float, coding: StepCoding, page_size: int = 5000
+    ) -> AsyncIterator[list[CodedStepRow]]:
+        """Yield workflow steps coded by `coding` in pages from a server-side cursor, ordered by time then insertion."""
+        sql, parameters = queries.coded_step_rows(coding)
+        pool = self._open_pool()
+        try:
+            async with pool.acquire(timeout=self._timeout) as connection:
+                async with connection.transaction(readonly=True):
+                    cursor = await connection.cursor(queries.numbered(sql), *parameters, app, since, until)
+                    while True:
+                        page = await cursor.fetch(page_size)
+                        if not page:
+                            return
+                        yield [(row[0], row[1], row[2]) for row in page]
+        except _UNAVAILABLE as error:
+            raise StoreUnavailableError(f"cannot read workflow steps from {self.description}: {error}") from error
+
     async def visitor_roles(self, app: str, since: float, until: float) -> list[VisitorRolesRow]:
         """Return each distinct (visitor, roles) pair among the app's events in the period."""
         return [(row[0], row[1]) for row in await self._fetch(_VISITOR_ROLES, app, since, until)]
@@ -184,9 +204,8 @@ class PostgresStore:
         self, app: str, kinds: Sequence[str], since: float, until: float
     ) -> list[NameCountRow]:
         """Return event counts per (kind, name, visitor) for events of the given kinds."""
-        sql = queries.numbered(queries.name_counts(len(kinds)))
-        rows = await self._fetch(sql, app, *kinds, since, until)
-        return [(row[0], row[1], row[2], int(row[3])) for row in rows]
+        sql = queries.numbered(queries.name_counts(len(kinds), "string_agg"))
+        return queries.decode_name_counts(await self._fetch(sql, app, *kinds, since, until))
 
     async def event_times(self, app: str, kinds: Sequence[str], since: float, until: float) -> list[TimeRow]:
         """Return (time, visitor) of every event of the given kinds."""

@@ -18,7 +18,9 @@ from proxy.events.migrations import CREATE_VERSION_TABLE, CURRENT_VERSION, RECOR
 from proxy.events.model import Event
 from proxy.events.store import (
     BatchRejectedError,
+    CodedStepRow,
     NameCountRow,
+    StepCoding,
     StepRow,
     StoreUnavailableError,
     TimeRow,
@@ -198,6 +200,22 @@ class SqliteStore:
         except sqlite3.Error as error:
             raise StoreUnavailableError(f"cannot read workflow steps from {self.path}: {error}") from error
 
+    async def coded_step_rows(
+        self, app: str, since: float, until: float, coding: StepCoding, page_size: int = 5000
+    ) -> AsyncIterator[list[CodedStepRow]]:
+        """Yield workflow steps coded by `coding` in pages from one cursor, ordered by time then insertion."""
+        sql, parameters = queries.coded_step_rows(coding)
+        try:
+            async with self._reader() as connection:
+                async with connection.execute(sql, (*parameters, app, since, until)) as cursor:
+                    while True:
+                        page = await cursor.fetchmany(page_size)
+                        if not page:
+                            return
+                        yield page  # type: ignore[misc]
+        except sqlite3.Error as error:
+            raise StoreUnavailableError(f"cannot read workflow steps from {self.path}: {error}") from error
+
     async def visitor_roles(self, app: str, since: float, until: float) -> list[VisitorRolesRow]:
         """Return each distinct (visitor, roles) pair among the app's events in the period."""
         return await self._fetchall(queries.VISITOR_ROLES, (app, since, until))
@@ -206,7 +224,8 @@ class SqliteStore:
         self, app: str, kinds: Sequence[str], since: float, until: float
     ) -> list[NameCountRow]:
         """Return event counts per (kind, name, visitor) for events of the given kinds."""
-        return await self._fetchall(queries.name_counts(len(kinds)), (app, *kinds, since, until))
+        rows = await self._fetchall(queries.name_counts(len(kinds), "group_concat"), (app, *kinds, since, until))
+        return queries.decode_name_counts(rows)
 
     async def event_times(self, app: str, kinds: Sequence[str], since: float, until: float) -> list[TimeRow]:
         """Return (time, visitor) of every event of the given kinds."""

@@ -17,7 +17,23 @@ from proxy.tasks import BackgroundTasks
 logger = logging.getLogger(__name__)
 
 REPEAT_LOG_EVERY = 10
-"""While the store stays down, one warning per this many failed attempts (the first is always logged)."""
+"""While the store stays down, one warning per this many failed attempts.
+
+The first failed attempt and the one whose retry delay first reaches `retry_max_delay` are always
+logged as well.
+"""
+
+
+def next_retry_delay(previous: float | None, first: float, maximum: float) -> float:
+    """Return the wait before the next attempt after a failed one: `first` after the first
+    failure (`previous` None), then twice the previous wait, never more than `maximum`.
+
+    Doubling the previous wait, rather than raising 2 to the number of attempts, keeps the value
+    finite however long the store stays down.
+    """
+    if previous is None:
+        return min(first, maximum)
+    return min(previous * 2, maximum)
 
 
 @dataclass(frozen=True)
@@ -42,6 +58,12 @@ class WriterStats:
     last_error_time: float | None
     retention_deleted: int
     retention_errors: int
+    failed_attempts: int = 0
+    """Failed attempts in a row since the store last worked, or 0 while it works."""
+    down_since: float | None = None
+    """Unix time (by the writer's clock) of the first of those failed attempts, or None while the store works."""
+    retry_delay: float = 0.0
+    """Seconds the writer waits after the last failed attempt before the next, or 0 while the store works."""
 
 
 class EventWriter:
@@ -51,9 +73,10 @@ class EventWriter:
     the event and counts it. A background task takes up to `batch_size` events, waiting at most
     `flush_interval` for a batch to fill, and writes them in one transaction. When the store is
     down the batch is kept and retried with exponential backoff (from `retry_delay`, doubling, at
-    most `retry_max_delay`) while new events wait in the queue, so an outage loses only what
-    overflows the queue. The writer also opens the store (retrying the same way) and, once it is
-    open, runs the retention task. Use it from one event loop; `submit` is not thread-safe.
+    most `retry_max_delay`, for as long as the outage lasts) while new events wait in the queue,
+    so an outage loses only what overflows the queue. The writer also opens the store (retrying
+    the same way) and, once it is open, runs the retention task. Use it from one event loop;
+    `submit` is not thread-safe.
     """
 
     def __init__(self, store: EventStore, config: StorageConfig, *, clock: Callable[[], float] = time.time) -> None:
@@ -71,6 +94,8 @@ class EventWriter:
         self._closed = False
         self._store_open = False
         self._failures = 0
+        self._down_since: float | None = None
+        self._delay: float | None = None
         self._accepted = 0
         self._written = 0
         self._dropped_full = 0
@@ -179,6 +204,9 @@ class EventWriter:
             last_error_time=self._last_error_time,
             retention_deleted=self._retention.deleted,
             retention_errors=self._retention.errors,
+            failed_attempts=self._failures,
+            down_since=self._down_since,
+            retry_delay=self._delay or 0.0,
         )
 
     def _dropped_total(self) -> int:
@@ -262,22 +290,55 @@ class EventWriter:
         """Count and log a failed attempt, then sleep the backoff delay."""
         self._failures += 1
         self._note_error(error)
-        delay = min(self._config.retry_delay * 2 ** (self._failures - 1), self._config.retry_max_delay)
-        if self._failures == 1 or self._failures % REPEAT_LOG_EVERY == 0:
+        if self._down_since is None:
+            self._down_since = self._clock()
+        previous = self._delay
+        self._delay = next_retry_delay(previous, self._config.retry_delay, self._config.retry_max_delay)
+        waiting = self._queue.qsize() + len(self._batch)
+        if self._failures == 1:
             logger.warning(
-                "event store %s: %s failed (attempt %d, %d events waiting), retrying in %.2gs: %s",
+                "event store %s: %s failed (attempt 1, %d events waiting), retrying in %gs: %s",
+                self.store.description,
+                action,
+                waiting,
+                self._delay,
+                error,
+            )
+        elif self._delay == self._config.retry_max_delay and previous != self._delay:
+            logger.warning(
+                "event store %s: %s failed (attempt %d, down %.1fs, %d events waiting), "
+                "retrying every %gs from now on: %s",
                 self.store.description,
                 action,
                 self._failures,
-                self._queue.qsize() + len(self._batch),
-                delay,
+                self._clock() - self._down_since,
+                waiting,
+                self._delay,
                 error,
             )
-        await asyncio.sleep(delay)
+        elif self._failures % REPEAT_LOG_EVERY == 0:
+            logger.warning(
+                "event store %s: %s failed (attempt %d, down %.1fs, %d events waiting), retrying in %gs: %s",
+                self.store.description,
+                action,
+                self._failures,
+                self._clock() - self._down_since,
+                waiting,
+                self._delay,
+                error,
+            )
+        await asyncio.sleep(self._delay)
 
     def _recovered(self) -> None:
         if self._failures:
+            down = self._clock() - self._down_since if self._down_since is not None else 0.0
             logger.info(
-                "event store %s available again after %d failed attempts", self.store.description, self._failures
+                "event store %s available again after %d failed attempts and %.1fs down; %d events waiting",
+                self.store.description,
+                self._failures,
+                down,
+                self._queue.qsize() + len(self._batch),
             )
             self._failures = 0
+        self._down_since = None
+        self._delay = None
