@@ -1676,6 +1676,16 @@
       : Promise.resolve();
   }
 
+  // A frameset shows its UI in a frame, which holds a blank placeholder document until it loads:
+  // UI put there would vanish. The window's load event waits for every frame (at most 10 s here).
+  function framesLoaded() {
+    if (!D.body || D.body.tagName !== 'FRAMESET' || D.readyState === 'complete') return Promise.resolve();
+    return new Promise((resolve) => {
+      W.addEventListener('load', resolve, { once: true });
+      setTimeout(resolve, 10000);
+    });
+  }
+
   function pageUrl() {
     const query = new URLSearchParams(location.search);
     for (const key of [...query.keys()]) if (key.startsWith('guidegate-')) query.delete(key);
@@ -1700,6 +1710,7 @@
     runtime.hub = hub;
     const config = await configPromise;
     await domReady();
+    await framesLoaded();
     if (hub.win === W && !hub.menu) hub.menu = helpMenu(hub);
     if (!config || !Array.isArray(config.guides)) {
       hub.register(runtime);

@@ -212,6 +212,11 @@ async def stylesheet_applied(page: Page, timeout: float = 15.0) -> bool:
     return False
 
 
+async def stylesheet_states(page: Page) -> dict[str, str]:
+    """Return each frame's stylesheet state by URL, for the message of a failed check."""
+    return {frame.url: await frame.evaluate(STYLESHEET_STATE) for frame in page.frames}
+
+
 def page_view(snapshot: dict[str, Any]) -> dict[str, Any]:
     return {name: snapshot[name] for name in PAGE_FIELDS}
 
@@ -280,7 +285,7 @@ async def test_runtime_once_per_document(
     main = through_proxy[documents[0]]
     for name, value in expected.items():
         assert main[name] == value, name
-    assert await stylesheet_applied(proxied.page)
+    assert await stylesheet_applied(proxied.page), await stylesheet_states(proxied.page)
     assert sorted(proxied.documents) == sorted(documents)
     for document in documents:
         await check_received(proxied.documents[document], stage.site.pages[document], document in gzip_paths)
