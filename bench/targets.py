@@ -82,7 +82,7 @@ def _difference(results: Results, section: str, case: str, metric: str, first: s
 def workers_bound(results: Results, case: str, cores: int) -> float | None:
     """Return the highest req/s ratio over one worker that `cores` CPUs allow, from the one-worker run's costs.
 
-    Each request costs CPU in the proxy, the upstream and wrk; with every core busy, no number of
+    Each request costs CPU in the proxy, the upstream and wrk. With every core busy, no number of
     workers can serve more than cores / (sum of the three) requests per second.
     """
     rps = results.median(CORE, case, GUIDEGATE, "rps")

@@ -99,7 +99,7 @@ def client_view(
 
 @functools.lru_cache(maxsize=4096)
 def _view(peer: str, scheme: str, host: str, trusted: bool) -> ClientView:
-    # Cached: a proxy sees the same few clients and hosts again and again, and views are immutable.
+    # Cached because the same few clients and hosts come back again and again, and views are immutable.
     return ClientView(peer, scheme, host, trusted)
 
 

@@ -369,7 +369,7 @@ LENGTH_PIECES = [
 
 
 @pytest.mark.parametrize("pieces", LENGTH_PIECES)
-async def test_framing_length_body_paths(start_upstream: StartUpstream, pieces: list[bytes]) -> None:
+async def test_framing_length_body(start_upstream: StartUpstream, pieces: list[bytes]) -> None:
     async def handle(peer: Peer) -> None:
         for _ in range(2):
             if not await peer.read_head():
