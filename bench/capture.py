@@ -163,7 +163,7 @@ def render(
         "is about one core), so latency is mostly time spent queued: "
         "the CPU that capture spends per request lowers req/s, and p50 and p99 grow with the queue. "
         f"Capture on served {statistics.median(on['rps']) / statistics.median(off['rps']):.0%} of the idle req/s here, "
-        f"and its process used {statistics.median(on['cpu_us']) - statistics.median(off['cpu_us']):+.0f} CPU µs per request "
-        "more (CPU µs/req is the Guidegate process's user and system time, all threads, over the requests wrk completed).",
+        f"and its process used {statistics.median(on['cpu_us']) - statistics.median(off['cpu_us']):.0f} CPU µs more per request "
+        "(CPU µs/req is the Guidegate process's user and system time, all threads, over the requests wrk completed).",
     ]
     return "\n".join(lines) + "\n"
