@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bench.fixtures import BODY_SIZES, Fixtures, write_fixtures
 from bench.guidegate import start_guidegate
-from bench.load import run_wrk
+from bench.load import Meter, run_wrk
 from bench.process import BenchError, Process, ProcessGroup
 from bench.scenarios import MAX_REQUESTS_PER_SECOND, Settings, Target, rotated
 from bench.upstream import start_upstream
@@ -83,8 +83,11 @@ def run_capture(settings: Settings, workdir: Path, command: str) -> str:
             print(f"bench: capture repeat {repeat + 1} of {settings.repeats}", file=sys.stderr)
             for target in rotated(targets, repeat):
                 bound = int(MAX_REQUESTS_PER_SECOND * settings.seconds)
+                meter = Meter(target.process)
+                meter.start()
                 result = run_wrk(target.url + path, workdir, seconds=settings.seconds,
                                  connections=settings.connections, max_requests=bound)
+                usage = meter.stop()
                 if result.requests >= 0.95 * bound:
                     raise BenchError(f"wrk reached its bound of {bound} requests on {target.url}{path}")
                 if result.errors:
@@ -94,8 +97,9 @@ def run_capture(settings: Settings, workdir: Path, command: str) -> str:
                 values.setdefault("rps", []).append(result.requests_per_second)
                 values.setdefault("p50_ms", []).append(result.p50_ms)
                 values.setdefault("p99_ms", []).append(result.p99_ms)
-                logger.info("capture %s: %.0f req/s, p50 %.2f ms, p99 %.2f ms",
-                            target.name, result.requests_per_second, result.p50_ms, result.p99_ms)
+                values.setdefault("cpu_us", []).append(usage.cpu_seconds * 1e6 / max(result.requests, 1))
+                logger.info("capture %s: %.0f req/s, p50 %.2f ms, p99 %.2f ms, %.0f CPU µs/req",
+                            target.name, result.requests_per_second, result.p50_ms, result.p99_ms, values["cpu_us"][-1])
         # Stopping Guidegate flushes the event writer, so the row count covers every request it captured.
         events = {}
         for target in targets:
@@ -135,14 +139,14 @@ def render(
         f"wrk runs one thread with {settings.connections} connections for {settings.seconds:g} s per measurement, "
         "the two processes take turns in each repeat, and the table shows medians over the repeats.",
         "",
-        "| target | req/s | p50 ms | p99 ms | p99 per repeat (ms) |",
-        "| --- | ---: | ---: | ---: | --- |",
+        "| target | req/s | p50 ms | p99 ms | CPU µs/req | p99 per repeat (ms) |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
     ]
     for name in (CAPTURE_ON, CAPTURE_OFF):
         values = figures[name]
         lines.append(
             f"| {name} | {statistics.median(values['rps']):,.0f} | {statistics.median(values['p50_ms']):.2f} "
-            f"| {statistics.median(values['p99_ms']):.2f} | {', '.join(f'{value:.2f}' for value in values['p99_ms'])} |"
+            f"| {statistics.median(values['p99_ms']):.2f} | {statistics.median(values['cpu_us']):.0f} | {', '.join(f'{value:.2f}' for value in values['p99_ms'])} |"
         )
     lines += [
         "",
@@ -158,6 +162,8 @@ def render(
         "At full load the one Guidegate worker is CPU-bound (CPU µs/req times req/s in the 2 KiB table of BENCHMARKS.md "
         "is about one core), so latency is mostly time spent queued: "
         "the CPU that capture spends per request lowers req/s, and p50 and p99 grow with the queue. "
-        f"Capture on served {statistics.median(on['rps']) / statistics.median(off['rps']):.0%} of the idle req/s here.",
+        f"Capture on served {statistics.median(on['rps']) / statistics.median(off['rps']):.0%} of the idle req/s here, "
+        f"and its process used {statistics.median(on['cpu_us']) - statistics.median(off['cpu_us']):.0f} CPU µs more per request "
+        "(CPU µs/req is the Guidegate process's user and system time, all threads, over the requests wrk completed).",
     ]
     return "\n".join(lines) + "\n"

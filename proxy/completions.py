@@ -25,7 +25,9 @@ class Completions:
     def __init__(self, rules: RuleWatcher, max_visitors: int = MAX_VISITORS) -> None:
         self._rules = rules
         self._max = max_visitors
-        self._done: OrderedDict[tuple[str, str], set[str]] = OrderedDict()
+        # Tuples, not sets: the garbage collector stops tracking a tuple of strings, and with one entry
+        # per visitor there can be many entries to track.
+        self._done: OrderedDict[tuple[str, str], tuple[str, ...]] = OrderedDict()
 
     def observe(self, submit: Callable[[Event], bool]) -> Callable[[Event], bool]:
         """Wrap an event sink so every event passes through `record` first."""
@@ -45,7 +47,9 @@ class Completions:
         if workflow is None or workflow.steps[-1].name != event.step:
             return
         key = (event.app, event.visitor)
-        self._done.setdefault(key, set()).add(event.name)
+        names = self._done.get(key, ())
+        if event.name not in names:
+            self._done[key] = (*names, event.name)
         self._done.move_to_end(key)
         while len(self._done) > self._max:
             self._done.popitem(last=False)

@@ -50,8 +50,11 @@ class Visitors:
         self.cookie_name = config.visitor.cookie_name
 
     def resolve(self, request: web.Request, app: str, secure: bool) -> Identity:
-        """Resolve the identity of a request to `app` (headers already stripped of untrusted identity)."""
-        return self.resolvers[app].resolve(request.remote, request.headers, request.cookies, secure)
+        """Resolve the identity of a request to `app` (headers already stripped of untrusted identity).
+
+        Uses the resolver's cache, so the Cookie header is parsed only when the cache has no entry.
+        """
+        return self.resolvers[app].resolve_cached(request.remote, request.headers, lambda: request.cookies, secure)
 
     def for_exchange(self, exchange: Exchange) -> Identity:
         """Return the exchange's identity, resolving it on first use."""

@@ -14,13 +14,14 @@ from multidict import CIMultiDict
 
 from proxy.capture.bodycopy import BodyCopy
 from proxy.capture.forms import FormReader, FormSummary, form_reader
+from proxy.capture.matches import MatchCache, Shape
 from proxy.events import Event
 from proxy.forward import Exchange
 from proxy.identity import Identity
 from proxy.metrics import Metrics
 from proxy.rewrite.charset import detect_encoding
 from proxy.rewrite.decide import media_type
-from proxy.ruleset import RequestMatch, StepMatch
+from proxy.ruleset import AppRules, RequestMatch, StepMatch
 from proxy.ruleset.outcome import classify_response, needs_body
 from proxy.ruleset.watcher import RuleWatcher
 from proxy.tasks import BackgroundTasks
@@ -32,8 +33,11 @@ BODY_MARKER_BYTES = 256 * 1024
 
 _STATE = "capture"
 
+_NO_BODY = FormSummary()
+"""The summary of a request whose body is not read; shared, so never modified."""
 
-@dataclass
+
+@dataclass(slots=True)
 class CaptureState:
     """State of one captured exchange: what it matched, and what its request and response revealed."""
 
@@ -70,6 +74,7 @@ class Capture:
         self._metrics = metrics
         self._tasks = tasks
         self._classifying: set[asyncio.Task[None]] = set()
+        self._matches: dict[str, MatchCache] = {}
 
     async def drain(self, timeout: float) -> bool:
         """Wait until every body-marker classification in progress has submitted its events; False on timeout."""
@@ -94,32 +99,48 @@ class Capture:
             return
         request = exchange.request
         path = app_path(request.path, exchange.route.public_prefix)
-        # request.query parses lazily, so requests whose path no rule names never parse theirs.
-        query = request.query
-        candidates = rules.match_request(path, method=request.method, query=query, roles=None)
-        if not candidates:
-            return
+        cache = self._match_cache(exchange.app.name, rules)
+        # The raw query: two different queries can decode to the same text ('a=%26' and 'a=&').
+        shape: Shape = (path, request.method, request.rel_url.raw_query_string)
+        candidates = cache.candidates(shape)
+        if candidates is None:
+            # request.query parses lazily, so requests whose path no rule names never parse theirs.
+            candidates = rules.match_request(path, method=request.method, query=request.query, roles=None)
+            if not candidates:
+                return
+            cache.remember(shape, candidates)
         identity = self._identify(exchange)
-        match = for_audience(candidates, identity.roles)
+        match = cache.for_audience(shape, candidates, identity.roles)
         if not match:
             return
         state = CaptureState(match, identity, rules.case_sensitive)
-        allow_values = frozenset(name for step in match.steps for name in step.step.allow_values)
-        if request.body_exists and (match.steps or allow_values):
-            state.form = form_reader(request.headers.get("Content-Type"), allow_values)
-            exchange.request_observers.append(state.form)
+        if request.body_exists:
+            allow_values = frozenset(name for step in match.steps for name in step.step.allow_values)
+            if match.steps or allow_values:
+                state.form = form_reader(request.headers.get("Content-Type"), allow_values)
+                exchange.request_observers.append(state.form)
         exchange.notes[_STATE] = state
+
+    def _match_cache(self, app: str, rules: AppRules) -> MatchCache:
+        """Return the match cache of `app`, emptied when its rules were reloaded since."""
+        cache = self._matches.get(app)
+        if cache is None or cache.rules is not rules:
+            cache = self._matches[app] = MatchCache(rules)
+        return cache
 
     def on_response(self, exchange: Exchange, upstream: UpstreamResponse, headers: CIMultiDict[str]) -> None:
         state = exchange.notes.get(_STATE)
         if not isinstance(state, CaptureState):
             return None
         state.location = redirect_target(headers.get("Location"), exchange)
-        content_type = upstream.headers.get("Content-Type")
-        if any(needs_body(step.step) for step in state.match.steps) and media_type(content_type) in ("text/html", "application/xhtml+xml"):
-            state.body = BodyCopy(upstream.headers.get("Content-Encoding"), BODY_MARKER_BYTES)
-            state.content_type = content_type
-            exchange.response_observers.append(state.body)
+        for step in state.match.steps:
+            if needs_body(step.step):
+                content_type = upstream.headers.get("Content-Type")
+                if media_type(content_type) in ("text/html", "application/xhtml+xml"):
+                    state.body = BodyCopy(upstream.headers.get("Content-Encoding"), BODY_MARKER_BYTES)
+                    state.content_type = content_type
+                    exchange.response_observers.append(state.body)
+                break
         return None
 
     def on_complete(self, exchange: Exchange, status: int) -> None:
@@ -133,7 +154,7 @@ class Capture:
             logger.exception("app %s: capture failed to record %s %s (request %s)", exchange.app.name, exchange.request.method, exchange.request.path, exchange.request_id)
 
     def _record(self, exchange: Exchange, state: CaptureState, status: int) -> None:
-        form = state.form.finish() if state.form is not None else FormSummary()
+        form = state.form.finish() if state.form is not None else _NO_BODY
         upstream_status = exchange.upstream_status or None
         duration = (time.perf_counter() - exchange.upstream_started) * 1000 if exchange.upstream_started else None
         base = _EventBase(exchange.app.name, state.identity, state.started, upstream_status, duration)
@@ -194,45 +215,41 @@ class Capture:
             logger.debug("app %s: event %s %s dropped because the queue is full", event.app, event.kind, event.name)
 
 
-@dataclass(frozen=True)
 class _EventBase:
-    app: str
-    identity: Identity
-    time: float
-    status: int | None
-    duration: float | None
+    """The fields that every event of one exchange shares."""
+
+    # A plain class with slots: one is built per captured request, and a frozen dataclass is slower to build.
+    __slots__ = ("app", "visitor", "roles", "time", "status", "duration")
+
+    def __init__(self, app: str, identity: Identity, time: float, status: int | None, duration: float | None) -> None:
+        self.app = app
+        self.visitor = identity.visitor_id
+        # Event sorts the roles itself, and remembers the result for the same frozenset.
+        self.roles = identity.roles
+        self.time = time
+        self.status = status
+        self.duration = round(duration, 3) if duration is not None else None
 
     def event(self, kind: str, name: str, step: str | None, outcome: str, detail: dict[str, object] | None = None) -> Event:
         return Event(
             time=self.time,
             app=self.app,
-            visitor=self.identity.visitor_id,
+            visitor=self.visitor,
             kind=kind,
-            roles=tuple(sorted(self.identity.roles)),
+            roles=self.roles,
             name=name,
             step=step,
             outcome=outcome,
             status=self.status,
-            duration=round(self.duration, 3) if self.duration is not None else None,
+            duration=self.duration,
             detail=detail,
         )
 
 
-def for_audience(match: RequestMatch, roles: frozenset[str]) -> RequestMatch:
-    """Keep the parts of a match made without roles whose audience includes `roles`.
-
-    The same check the matcher makes when given roles, applied afterwards so that identity is
-    resolved only for requests that some rule names, and the rules are matched once.
-    """
-    return RequestMatch(
-        tuple(step for step in match.steps if step.workflow.audience.matches(roles)),
-        tuple(feature for feature in match.features if feature.feature.audience.matches(roles)),
-        tuple(abandon for abandon in match.abandons if abandon.workflow.audience.matches(roles)),
-    )
-
-
 def _detail(step: StepMatch, form: FormSummary, proxy_status: int | None) -> dict[str, object] | None:
     """Field names of the submission and the allowlisted values; never any other value."""
+    if not form.names and not form.values and not step.params and proxy_status is None:
+        return None
     detail: dict[str, object] = {}
     if form.names:
         detail["fields"] = form.names[:64]

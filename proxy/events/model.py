@@ -6,7 +6,7 @@ import datetime
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +40,16 @@ MAX_ID_LENGTH = 200
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
+MAX_REMEMBERED = 4096
+"""Checked values kept per cache below; a full cache is emptied and fills again."""
+
+# Values that passed their check before. The same app, kind, workflow, step, outcome and roles
+# recur in most events, so each is checked once. Visitor and session ids vary and are always checked.
+_CHECKED_IDS: set[str] = set()
+_CHECKED_KINDS: set[str] = set()
+_CHECKED_OUTCOMES: set[str] = set()
+_NORMALISED_ROLES: dict[tuple[str, ...] | frozenset[str], tuple[str, ...]] = {}
+
 
 def epoch_seconds(moment: datetime.datetime) -> float:
     """Convert a timezone-aware datetime to UTC epoch seconds; raise ValueError for a naive one."""
@@ -60,7 +70,7 @@ def decode_roles(text: str | None) -> tuple[str, ...]:
     return tuple(text.strip("|").split("|"))
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(frozen=True, kw_only=True, slots=True, init=False)
 class Event:
     """One recorded event.
 
@@ -86,36 +96,109 @@ class Event:
     detail: Mapping[str, Any] | None = field(default=None, hash=False)
     detail_json: str | None = field(default=None, init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        if isinstance(self.time, bool) or not isinstance(self.time, (int, float)) or not math.isfinite(self.time):
-            raise ValueError(f"invalid event time {self.time!r}; expected finite UTC epoch seconds")
-        object.__setattr__(self, "time", float(self.time))
-        _check_id("app", self.app, required=True)
-        _check_id("visitor", self.visitor, required=True)
-        _check_id("session", self.session)
-        _check_id("name", self.name)
-        _check_id("step", self.step)
-        if not isinstance(self.kind, str) or not KIND_PATTERN.fullmatch(self.kind):
-            raise ValueError(f"invalid event kind {self.kind!r}; expected lower-case letters, digits and '_'")
-        if self.outcome is not None and not (
-            isinstance(self.outcome, str) and OUTCOME_PATTERN.fullmatch(self.outcome)
-        ):
-            raise ValueError(f"invalid outcome {self.outcome!r}; expected lower-case letters, digits and '_'")
-        if self.status is not None and (isinstance(self.status, bool) or not isinstance(self.status, int)):
-            raise ValueError(f"invalid HTTP status {self.status!r}; expected an integer or None")
-        if self.duration is not None:
-            if isinstance(self.duration, bool) or not isinstance(self.duration, (int, float)):
-                raise ValueError(f"invalid duration {self.duration!r}; expected milliseconds or None")
-            if not math.isfinite(self.duration) or self.duration < 0:
-                raise ValueError(f"invalid duration {self.duration!r}; expected milliseconds of at least 0")
-            object.__setattr__(self, "duration", float(self.duration))
-        object.__setattr__(self, "roles", _normalise_roles(self.roles))
-        object.__setattr__(self, "detail_json", _encode_detail(self.detail))
+    # Written out instead of generated: the __init__ of a frozen dataclass sets each field through
+    # object.__setattr__, which took most of the time of building an event (one per captured request).
+    def __init__(
+        self,
+        *,
+        time: float,
+        app: str,
+        visitor: str,
+        kind: str,
+        session: str | None = None,
+        roles: Collection[str] = (),
+        name: str | None = None,
+        step: str | None = None,
+        outcome: str | None = None,
+        status: int | None = None,
+        duration: float | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> None:
+        # Each check starts with a shortcut for the common value (a float, an id seen before), whose
+        # result is the same as the full check's.
+        if type(time) is not float or not -math.inf < time < math.inf:
+            if isinstance(time, bool) or not isinstance(time, (int, float)) or not math.isfinite(time):
+                raise ValueError(f"invalid event time {time!r}; expected finite UTC epoch seconds")
+        if type(app) is not str or app not in _CHECKED_IDS:
+            _check_known_id("app", app, required=True)
+        _check_id("visitor", visitor, required=True)
+        if session is not None:
+            _check_id("session", session)
+        if name is not None and (type(name) is not str or name not in _CHECKED_IDS):
+            _check_known_id("name", name)
+        if step is not None and (type(step) is not str or step not in _CHECKED_IDS):
+            _check_known_id("step", step)
+        if (type(kind) is not str or kind not in _CHECKED_KINDS) and not _matches_known(KIND_PATTERN, kind, _CHECKED_KINDS):
+            raise ValueError(f"invalid event kind {kind!r}; expected lower-case letters, digits and '_'")
+        if outcome is not None and (type(outcome) is not str or outcome not in _CHECKED_OUTCOMES):
+            if not _matches_known(OUTCOME_PATTERN, outcome, _CHECKED_OUTCOMES):
+                raise ValueError(f"invalid outcome {outcome!r}; expected lower-case letters, digits and '_'")
+        if status is not None and type(status) is not int and (isinstance(status, bool) or not isinstance(status, int)):
+            raise ValueError(f"invalid HTTP status {status!r}; expected an integer or None")
+        if duration is not None and (type(duration) is not float or not 0.0 <= duration < math.inf):
+            if isinstance(duration, bool) or not isinstance(duration, (int, float)):
+                raise ValueError(f"invalid duration {duration!r}; expected milliseconds or None")
+            if not math.isfinite(duration) or duration < 0:
+                raise ValueError(f"invalid duration {duration!r}; expected milliseconds of at least 0")
+            duration = float(duration)
+        normalised_roles = _NORMALISED_ROLES.get(roles) if type(roles) is frozenset else None
+        if normalised_roles is None:
+            normalised_roles = _normalise_roles(roles)
+        detail_json = _encode_detail(detail) if detail is not None else None
+
+        _set_time(self, float(time))
+        _set_app(self, app)
+        _set_visitor(self, visitor)
+        _set_kind(self, kind)
+        _set_session(self, session)
+        _set_roles(self, normalised_roles)
+        _set_name(self, name)
+        _set_step(self, step)
+        _set_outcome(self, outcome)
+        _set_status(self, status)
+        _set_duration(self, duration)
+        _set_detail(self, detail)
+        _set_detail_json(self, detail_json)
 
     @property
     def moment(self) -> datetime.datetime:
         """The event time as an aware UTC datetime."""
         return datetime.datetime.fromtimestamp(self.time, datetime.timezone.utc)
+
+
+# The slots' own setters, which write a field of a frozen instance without object.__setattr__.
+(
+    _set_time,
+    _set_app,
+    _set_visitor,
+    _set_kind,
+    _set_session,
+    _set_roles,
+    _set_name,
+    _set_step,
+    _set_outcome,
+    _set_status,
+    _set_duration,
+    _set_detail,
+    _set_detail_json,
+) = (
+    getattr(Event, slot).__set__
+    for slot in (
+        "time",
+        "app",
+        "visitor",
+        "kind",
+        "session",
+        "roles",
+        "name",
+        "step",
+        "outcome",
+        "status",
+        "duration",
+        "detail",
+        "detail_json",
+    )
+)
 
 
 def _check_id(label: str, value: object, *, required: bool = False) -> None:
@@ -125,18 +208,57 @@ def _check_id(label: str, value: object, *, required: bool = False) -> None:
         raise ValueError(f"invalid event {label} {value!r}; expected non-empty text")
     if len(value) > MAX_ID_LENGTH:
         raise ValueError(f"event {label} is {len(value)} characters long; expected at most {MAX_ID_LENGTH}")
-    if _CONTROL.search(value):
+    # An ASCII string is printable exactly when it has no control character, which spares the regex.
+    if not (value.isascii() and value.isprintable()) and _CONTROL.search(value):
         raise ValueError(f"event {label} {value!r} contains a control character; expected printable text")
 
 
+def _check_known_id(label: str, value: object, *, required: bool = False) -> None:
+    """`_check_id` for a value that recurs across events: a value that passed once is not checked again."""
+    if type(value) is str and value in _CHECKED_IDS:
+        return
+    _check_id(label, value, required=required)
+    if type(value) is str:
+        _remember(_CHECKED_IDS, value)
+
+
+def _matches_known(pattern: re.Pattern[str], value: object, matched: set[str]) -> bool:
+    """Return whether `value` is text that `pattern` matches in full, remembering it in `matched` (that pattern's set)."""
+    if type(value) is str and value in matched:
+        return True
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        return False
+    if type(value) is str:
+        _remember(matched, value)
+    return True
+
+
+def _remember(checked: set[str], value: str) -> None:
+    if len(checked) >= MAX_REMEMBERED:
+        checked.clear()
+    checked.add(value)
+
+
 def _normalise_roles(roles: object) -> tuple[str, ...]:
+    if type(roles) is tuple or type(roles) is frozenset:
+        try:
+            known = _NORMALISED_ROLES.get(roles)
+        except TypeError:  # a tuple with an unhashable item, rejected below
+            known = None
+        if known is not None:
+            return known
     if isinstance(roles, str) or not isinstance(roles, (tuple, list, frozenset, set)):
         raise ValueError(f"invalid roles {roles!r}; expected a tuple of role names")
     for role in roles:
         _check_id("role", role, required=True)
         if "|" in role:
             raise ValueError(f"role {role!r} contains '|'; expected a role name without '|'")
-    return tuple(sorted(set(roles)))
+    normalised = tuple(sorted(set(roles)))
+    if (type(roles) is tuple or type(roles) is frozenset) and all(type(role) is str for role in roles):
+        if len(_NORMALISED_ROLES) >= MAX_REMEMBERED:
+            _NORMALISED_ROLES.clear()
+        _NORMALISED_ROLES[roles] = normalised
+    return normalised
 
 
 def _encode_detail(detail: Mapping[str, Any] | None) -> str | None:

@@ -6,6 +6,8 @@ PostgreSQL store rewrites the placeholders to $1, $2, ... with `numbered`.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -41,6 +43,28 @@ COLUMNS = (
 Record = tuple[float, str, str, str | None, str, str, str | None, str | None, str | None, int | None, float | None, str | None]
 
 INSERT = f"INSERT INTO events ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"
+
+INSERT_CHUNK_ROWS = 64
+"""Maximum events per multi-row INSERT: 768 parameters, within the 999 that SQLite before 3.32 allows."""
+
+_ROW_PLACEHOLDERS = f"({', '.join('?' for _ in COLUMNS)})"
+
+
+@functools.lru_cache(maxsize=INSERT_CHUNK_ROWS)
+def insert_rows(count: int) -> str:
+    """Return a SQLite INSERT of `count` events in one statement, whose parameters are their records one after another.
+
+    SQLite inserts the rows of a VALUES list in order, so they get ascending ids as with one
+    INSERT per row. `OR FAIL` spares SQLite a statement journal, the copy of every changed page
+    that it keeps to undo a statement that fails halfway. A failing row still raises, and the
+    caller rolls back the whole transaction, so no row of the batch is kept.
+    """
+    return f"INSERT OR FAIL INTO events ({', '.join(COLUMNS)}) VALUES {', '.join([_ROW_PLACEHOLDERS] * count)}"
+
+
+def chunked_parameters(rows: Sequence[Record], size: int = INSERT_CHUNK_ROWS) -> list[tuple[Any, ...]]:
+    """Return the parameters of `insert_rows` for consecutive chunks of `size` rows; the last chunk may be shorter."""
+    return [tuple(itertools.chain.from_iterable(rows[start : start + size])) for start in range(0, len(rows), size)]
 
 SELECT_EVENTS = (
     f"SELECT {', '.join(COLUMNS)} FROM events WHERE app = ? AND time >= ? AND time < ? ORDER BY time, id"

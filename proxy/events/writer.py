@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
 from collections.abc import Callable
@@ -69,8 +70,8 @@ class WriterStats:
 class EventWriter:
     """Accepts events without blocking and writes them in batches to an EventStore.
 
-    `submit` puts an event into a bounded asyncio.Queue and returns at once: a full queue drops
-    the event and counts it. A background task takes up to `batch_size` events, waiting at most
+    `submit` appends an event to a bounded queue and returns at once: a full queue drops the
+    event and counts it. A background task takes up to `batch_size` events, waiting at most
     `flush_interval` for a batch to fill, and writes them in one transaction. When the store is
     down the batch is kept and retried with exponential backoff (from `retry_delay`, doubling, at
     most `retry_max_delay`, for as long as the outage lasts) while new events wait in the queue,
@@ -82,7 +83,11 @@ class EventWriter:
     def __init__(self, store: EventStore, config: StorageConfig, *, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self._config = config
-        self._queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=config.queue_size)
+        # A deque, not an asyncio.Queue: `submit` runs once per captured request, and only this
+        # writer's task takes events out, so the queue needs no getters, putters or task counting.
+        self._queue: collections.deque[Event] = collections.deque()
+        self._queue_size = config.queue_size
+        self._batch_size = config.batch_size
         self._wake = asyncio.Event()
         self._full = asyncio.Event()
         self._tasks = BackgroundTasks()
@@ -128,15 +133,15 @@ class EventWriter:
             if self._closing:
                 self._dropped_shutdown += 1
                 return False
-            try:
-                self._queue.put_nowait(event)
-            except asyncio.QueueFull:
+            queue = self._queue
+            if len(queue) >= self._queue_size:
                 self._dropped_full += 1
                 return False
+            queue.append(event)
             self._accepted += 1
             if not self._wake.is_set():
                 self._wake.set()
-            if self._queue.qsize() >= self._config.batch_size and not self._full.is_set():
+            if len(queue) >= self._batch_size and not self._full.is_set():
                 self._full.set()
             return True
         except Exception:  # noqa: BLE001 - the request path must never see an exception from here
@@ -147,12 +152,12 @@ class EventWriter:
     @property
     def queued(self) -> int:
         """Events waiting in the queue (cheaper than `stats()` for a producer that paces itself)."""
-        return self._queue.qsize()
+        return len(self._queue)
 
     async def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every accepted event is written; return False if `timeout` passed first."""
         deadline = time.monotonic() + timeout
-        while self._queue.qsize() or self._batch:
+        while self._queue or self._batch:
             if time.monotonic() >= deadline:
                 return False
             self._full.set()
@@ -171,7 +176,7 @@ class EventWriter:
         self._full.set()
         if self._runner is not None:
             await asyncio.wait({self._runner}, timeout=timeout)
-        lost = self._queue.qsize() + len(self._batch)
+        lost = len(self._queue) + len(self._batch)
         if lost:
             self._dropped_shutdown += lost
             logger.error(
@@ -191,7 +196,7 @@ class EventWriter:
     def stats(self) -> WriterStats:
         """Return the current counters."""
         return WriterStats(
-            queued=self._queue.qsize(),
+            queued=len(self._queue),
             pending=len(self._batch),
             accepted=self._accepted,
             written=self._written,
@@ -215,7 +220,7 @@ class EventWriter:
     async def _run(self) -> None:
         while True:
             if not self._store_open:
-                if self._closing and not self._queue.qsize():
+                if self._closing and not self._queue:
                     return
                 await self._open_store()
                 continue
@@ -240,24 +245,23 @@ class EventWriter:
 
     async def _collect(self) -> list[Event] | None:
         """Wait for events and take up to batch_size of them; None when closing with nothing left."""
-        while self._queue.empty():
+        while not self._queue:
             if self._closing:
                 return None
             self._wake.clear()
             await self._wake.wait()
-        if not self._closing and self._queue.qsize() < self._config.batch_size:
+        if not self._closing and len(self._queue) < self._batch_size:
             self._full.clear()
             try:
                 await asyncio.wait_for(self._full.wait(), self._config.flush_interval)
             except asyncio.TimeoutError:
                 pass
-        batch: list[Event] = []
-        while len(batch) < self._config.batch_size:
-            try:
-                batch.append(self._queue.get_nowait())
-            except asyncio.QueueEmpty:
-                break
-        return batch
+        queue = self._queue
+        if len(queue) <= self._batch_size:
+            batch = list(queue)
+            queue.clear()
+            return batch
+        return [queue.popleft() for _ in range(self._batch_size)]
 
     async def _write_batch(self) -> None:
         try:
@@ -294,7 +298,7 @@ class EventWriter:
             self._down_since = self._clock()
         previous = self._delay
         self._delay = next_retry_delay(previous, self._config.retry_delay, self._config.retry_max_delay)
-        waiting = self._queue.qsize() + len(self._batch)
+        waiting = len(self._queue) + len(self._batch)
         if self._failures == 1:
             logger.warning(
                 "event store %s: %s failed (attempt 1, %d events waiting), retrying in %gs: %s",
@@ -337,7 +341,7 @@ class EventWriter:
                 self.store.description,
                 self._failures,
                 down,
-                self._queue.qsize() + len(self._batch),
+                len(self._queue) + len(self._batch),
             )
             self._failures = 0
         self._down_since = None

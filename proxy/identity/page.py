@@ -16,7 +16,7 @@ from bs4 import BeautifulSoup, Tag
 from proxy.config.identity import PageSourceConfig, parse_role
 from proxy.identity.headers import Report, clean_user
 from proxy.identity.model import SourceResult
-from proxy.identity.visitor import keyed_hash
+from proxy.identity.visitor import KeyedHash
 
 MAX_ROLES = 100
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
@@ -118,32 +118,46 @@ class PageLearner:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
-        self._purpose = b"session\x00" + app.encode("utf-8")
-        self._secret = secret
+        self._session_hash = KeyedHash(secret, b"session\x00" + app.encode("utf-8"))
         self._report = report
         self._clock = clock
         self._reader = PageReader(settings)
         self._lock = threading.Lock()
         self._sessions: OrderedDict[str, Learned] = OrderedDict()
+        self.version = 0
+        """Incremented whenever a session's entry is added, replaced or removed, so callers can tell the cache changed."""
 
     def session_key(self, session_value: str) -> str:
         """Return the cache key of a session cookie value; the value itself is never stored."""
-        return keyed_hash(self._secret, self._purpose, session_value)
+        return self._session_hash(session_value)
 
     def lookup(self, session_value: str) -> SourceResult | None:
         """Return what was learned for this session, or None when nothing is known or it expired."""
+        return self.result(self.lookup_learned(session_value))
+
+    def result(self, learned: Learned | None) -> SourceResult | None:
+        """Return the user and roles of an entry as this source's result, or None when it has neither."""
+        if learned is None or (learned.user is None and not learned.roles):
+            return None
+        return SourceResult(self.name, user=learned.user, roles=learned.roles)
+
+    def lookup_learned(self, session_value: str) -> Learned | None:
+        """Return the entry of this session, or None when nothing is known or it expired (and is then removed)."""
         key = self.session_key(session_value)
         now = self._clock()
         with self._lock:
             learned = self._sessions.get(key)
             if learned is None:
                 return None
-            if now - learned.learned_at > self.settings.ttl:
+            if self.expired(learned.learned_at, now):
                 del self._sessions[key]
+                self.version += 1
                 return None
-        if learned.user is None and not learned.roles:
-            return None
-        return SourceResult(self.name, user=learned.user, roles=learned.roles)
+        return learned
+
+    def expired(self, learned_at: float, now: float) -> bool:
+        """Return whether an entry learned at monotonic time `learned_at` is older than the ttl at `now`."""
+        return now - learned_at > self.settings.ttl
 
     def needs_page(self, session_value: str) -> bool:
         """Return whether a page for this session should be read: nothing known, or older than `refresh`."""
@@ -175,4 +189,5 @@ class PageLearner:
             self._sessions[key] = learned
             while len(self._sessions) > self.settings.max_sessions:
                 self._sessions.popitem(last=False)
+            self.version += 1
         return SourceResult(self.name, user=learned.user, roles=learned.roles)

@@ -29,11 +29,14 @@ class RateLimitedLog:
         self._clock = clock
         self._lock = threading.Lock()
         self._last: dict[Hashable, tuple[float, int]] = {}
+        self.requested = 0
+        """Calls of `warning` so far, logged or held back; a caller compares it before and after some work."""
 
     def warning(self, key: Hashable, message: str, *args: object, exc_info: bool = False) -> None:
         """Log `message % args` unless the same key was logged less than `interval` seconds ago."""
         now = self._clock()
         with self._lock:
+            self.requested += 1
             previous = self._last.get(key)
             if previous is not None and now - previous[0] < self._interval:
                 self._last[key] = (previous[0], previous[1] + 1)

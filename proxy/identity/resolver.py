@@ -11,6 +11,7 @@ from pathlib import Path
 from proxy.config.identity import HeaderSourceConfig, IdentityConfig, RoleMapConfig, VisitorConfig, parse_role
 from proxy.config.model import App, Config, Network
 from proxy.identity.authorization import AuthorizationSource
+from proxy.identity.cache import CachedIdentity, IdentityCache, request_key
 from proxy.identity.groups import GroupRoleMapper
 from proxy.identity.headers import HeaderSource, Report
 from proxy.identity.model import Identity, IdentityConfigError, SourceResult
@@ -23,6 +24,17 @@ from proxy.identity.visitor import VisitorIds, visitor_secret
 from proxy.identity.watch import WatchedFile
 
 logger = logging.getLogger(__name__)
+
+
+class _Dependencies:
+    """The changing state one resolution read: the map file content and the page source's entry."""
+
+    __slots__ = ("role_map", "page_consulted", "page_learned_at")
+
+    def __init__(self) -> None:
+        self.role_map: RoleMap | None = None
+        self.page_consulted = False
+        self.page_learned_at: float | None = None
 
 
 class IdentityResolver:
@@ -48,6 +60,7 @@ class IdentityResolver:
         self.app = app
         self.settings = settings
         self._base_dir = base_dir
+        self._clock = clock
         self._log = RateLimitedLog(logger, interval=log_interval, clock=clock)
         self._trusted = TrustedPeers(trusted_proxies)
         self._mapper = GroupRoleMapper(
@@ -68,6 +81,18 @@ class IdentityResolver:
         self._pages = (
             PageLearner(app, settings.page, secret, self.reporter("page"), clock=clock) if settings.page else None
         )
+        self.cache = IdentityCache()
+        # A token's validity changes with the time (exp, nbf), so an app with the jwt source is never cached.
+        self._cacheable = "jwt" not in settings.sources
+        credentials = ("Authorization",) if {"basic", "digest"} & set(settings.sources) else ()
+        identity_headers = (
+            (settings.headers or HeaderSourceConfig()).header_names() if "headers" in settings.sources else ()
+        )
+        # The header source reads identity headers only from trusted peers, so keys of other peers leave them out.
+        self._key_headers = {
+            True: (*identity_headers, *credentials, "Cookie"),
+            False: (*credentials, "Cookie"),
+        }
         logger.info("app %s: identity sources: %s", app, ", ".join(settings.sources) or "none")
 
     @classmethod
@@ -133,14 +158,86 @@ class IdentityResolver:
         cookie. `session_cookie_value` overrides the page source's session cookie from `cookies`.
         """
         trusted = self._trusted.contains(peer_ip)
+        return self._resolve(trusted, headers, cookies, secure, session_cookie_value, None)
+
+    def resolve_cached(
+        self,
+        peer_ip: str | None,
+        headers: Mapping[str, str],
+        cookies: Callable[[], Mapping[str, str]],
+        secure: bool,
+    ) -> Identity:
+        """Resolve like `resolve`, reusing the result of an earlier request with the same identity inputs.
+
+        The inputs are the peer's trust, the Cookie header and the identity headers that the
+        configured sources read. An entry is used only while the map file content it was looked up
+        in is still current, no page was learned or expired since, and the page entry it used has
+        not reached its ttl. A resolution that logged a warning is not cached, so the warning is
+        logged again next time. An anonymous visitor without a valid visitor cookie still gets a
+        new cookie on each request. `cookies` is called only when the cache has no entry.
+        """
+        trusted = self._trusted.contains(peer_ip)
+        key = request_key(trusted, headers, self._key_headers[trusted]) if self._cacheable else None
+        if key is None:
+            return self._resolve(trusted, headers, cookies(), secure, None, None)
+        entry = self.cache.get(key)
+        if entry is not None:
+            if self._still_current(entry):
+                if entry.identity is not None:
+                    return entry.identity
+                visitor_id, set_cookie = self._visitors.new_cookie(secure)
+                return Identity(visitor_id, None, entry.roles, entry.sources, set_cookie, self.settings.expose_user)
+            self.cache.discard(key)
+
+        # Read before resolving, so a page learned meanwhile (in a worker thread) makes the entry stale, never wrong.
+        page_version = self._pages.version if self._pages is not None else None
+        warnings = self._log.requested
+        dependencies = _Dependencies()
+        identity = self._resolve(trusted, headers, cookies(), secure, None, dependencies)
+        if self._log.requested == warnings:
+            self.cache.put(
+                key,
+                CachedIdentity(
+                    identity if identity.set_cookie is None else None,
+                    identity.roles,
+                    identity.sources,
+                    dependencies.role_map,
+                    page_version if dependencies.page_consulted else None,
+                    dependencies.page_learned_at,
+                ),
+            )
+        return identity
+
+    def _still_current(self, entry: CachedIdentity) -> bool:
+        """Return whether the source state that `entry` was resolved with is still the state in force."""
+        if entry.role_map is not None and (self._role_map is None or self._role_map.get() is not entry.role_map):
+            return False
+        if entry.page_version is not None:
+            if self._pages is None or self._pages.version != entry.page_version:
+                return False
+            if entry.page_learned_at is not None and self._pages.expired(entry.page_learned_at, self._clock()):
+                return False
+        return True
+
+    def _resolve(
+        self,
+        trusted: bool,
+        headers: Mapping[str, str],
+        cookies: Mapping[str, str],
+        secure: bool,
+        session_cookie_value: str | None,
+        dependencies: _Dependencies | None,
+    ) -> Identity:
         if session_cookie_value is None and self._pages is not None:
             session_cookie_value = cookies.get(self._pages.settings.session_cookie)
 
         found: list[tuple[str, SourceResult | None]] = []
         for kind in self.settings.sources:
-            result = self._guarded(kind, lambda: self._read(kind, trusted, headers, cookies, session_cookie_value))
+            result = self._guarded(
+                kind, lambda: self._read(kind, trusted, headers, cookies, session_cookie_value, dependencies)
+            )
             found.append((kind, result))
-        return self._combine(found, cookies, secure)
+        return self._combine(found, cookies, secure, dependencies)
 
     def _guarded(self, kind: str, read: Callable[[], SourceResult | None]) -> SourceResult | None:
         """Run one source; a crash is logged with its traceback (rate-limited) and yields nothing."""
@@ -159,6 +256,7 @@ class IdentityResolver:
         headers: Mapping[str, str],
         cookies: Mapping[str, str],
         session: str | None,
+        dependencies: _Dependencies | None,
     ) -> SourceResult | None:
         if kind == "headers":
             return self._headers.read(headers) if trusted else None
@@ -176,19 +274,27 @@ class IdentityResolver:
         if kind == "jwt" and self._tokens is not None:
             return self._tokens.read(headers, cookies)
         if kind == "page" and self._pages is not None and session:
-            return self._pages.lookup(session)
+            learned = self._pages.lookup_learned(session)
+            if dependencies is not None:
+                dependencies.page_consulted = True
+                dependencies.page_learned_at = learned.learned_at if learned is not None else None
+            return self._pages.result(learned)
         # The map source needs the user that the other sources find, so _combine runs it.
         return None
 
     def _combine(
-        self, found: list[tuple[str, SourceResult | None]], cookies: Mapping[str, str], secure: bool
+        self,
+        found: list[tuple[str, SourceResult | None]],
+        cookies: Mapping[str, str],
+        secure: bool,
+        dependencies: _Dependencies | None = None,
     ) -> Identity:
         user = next((self._normalize(result.user) for _, result in found if result and result.user), None)
         results: list[SourceResult] = []
         for kind, result in found:
             if kind == "map" and user is not None:
                 known_user = user
-                result = self._guarded("map", lambda: self._map_lookup(known_user))
+                result = self._guarded("map", lambda: self._map_lookup(known_user, dependencies))
             if result is not None:
                 results.append(result)
 
@@ -218,10 +324,13 @@ class IdentityResolver:
             visitor_id, set_cookie = self._visitors.for_cookie(cookies, secure)
         return Identity(visitor_id, user, frozenset(roles), tuple(used), set_cookie, self.settings.expose_user)
 
-    def _map_lookup(self, user: str) -> SourceResult | None:
+    def _map_lookup(self, user: str, dependencies: _Dependencies | None) -> SourceResult | None:
         if self._role_map is None:
             return None
-        roles = self._role_map.get().get(user)
+        role_map = self._role_map.get()
+        if dependencies is not None:
+            dependencies.role_map = role_map
+        roles = role_map.get(user)
         return SourceResult("map", roles=roles) if roles else None
 
     def _valid_roles(self, roles: Iterable[str], source: str) -> tuple[str, ...]:

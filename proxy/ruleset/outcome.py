@@ -14,7 +14,8 @@ from proxy.ruleset.workflows import Outcome, Signature, WorkflowStep
 
 def needs_body(step: WorkflowStep) -> bool:
     """Whether classifying this step's response needs a copy of the response body."""
-    return any(signature is not None and signature.body is not None for signature in (step.success, step.failure))
+    success, failure = step.success, step.failure
+    return (success is not None and success.body is not None) or (failure is not None and failure.body is not None)
 
 
 def classify_response(
@@ -48,8 +49,12 @@ def classify_response(
 
 
 def _holds(signature: Signature, status: int, location: str | None, body: str | None, case_sensitive: bool) -> bool:
-    if signature.status and not any(_status_matches(spec, status) for spec in signature.status):
-        return False
+    if signature.status:
+        for spec in signature.status:
+            if _status_matches(spec, status):
+                break
+        else:
+            return False
     if signature.redirect is not None:
         if not location:
             return False
