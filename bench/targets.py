@@ -134,7 +134,7 @@ def evaluate(results: Results) -> list[Verdict]:
         if bound is not None and bound < WORKERS_RATIO:
             results.note(
                 f"{case}: per request, wrk, the upstream and one Guidegate worker together used CPU that allows at most "
-                f"{bound:.2f}x the one-worker req/s on {os.cpu_count()} cores, whatever the number of workers: the "
+                f"{bound:.2f}x the one-worker req/s on {os.cpu_count()} cores, whatever the number of workers. So the "
                 f"{WORKERS_RATIO:g}x target for --workers 2 cannot be reached on this machine."
             )
         verdicts.append(_at_least(

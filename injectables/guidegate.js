@@ -1676,8 +1676,8 @@
       : Promise.resolve();
   }
 
-  // A frameset shows its UI in a frame, which holds a blank placeholder document until it loads:
-  // UI put there would vanish. The window's load event waits for every frame (at most 10 s here).
+  // A frameset shows its UI in a frame, which contains a blank placeholder document until it loads,
+  // and UI put there would vanish. The window's load event waits for every frame (at most 10 s here).
   function framesLoaded() {
     if (!D.body || D.body.tagName !== 'FRAMESET' || D.readyState === 'complete') return Promise.resolve();
     return new Promise((resolve) => {

@@ -1,10 +1,10 @@
 """Tune glibc's allocator for a proxy: keep freed memory for reuse instead of returning it at once.
 
 Every response body passes through buffers of tens or hundreds of KiB. With glibc's defaults, memory
-freed at the top of the heap goes back to the kernel right away, so the next body touches fresh
-pages and pays a page fault and a cleared page for every 4 KiB: about a quarter of the CPU time of a
+freed at the top of the heap goes back to the kernel right away. The next body then touches fresh
+pages and pays a page fault and a cleared page for every 4 KiB. About a quarter of the CPU time of a
 200 KiB response was measured in those faults. Raising the trim and mmap thresholds keeps up to
-TRIM_THRESHOLD of free heap for reuse; blocks larger than MMAP_THRESHOLD still get their own mapping
+TRIM_THRESHOLD of free heap for reuse. Blocks larger than MMAP_THRESHOLD still get their own mapping
 and are returned as soon as they are freed.
 """
 

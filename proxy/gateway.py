@@ -205,7 +205,7 @@ async def expect_continue(request: web.Request, accept: str, request_id: str) ->
     """Send an interim 100 Continue for `Expect: 100-continue`, so the client sends its body.
 
     Return a 417 response for any other expectation, None otherwise. The Expect
-    header itself never goes upstream: the upstream sees a plain request with a body.
+    header itself is not forwarded, so the upstream receives a plain request with a body.
     """
     expectation = request.headers.get("Expect", "").strip().lower()
     if expectation != "100-continue":

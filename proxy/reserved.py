@@ -81,15 +81,15 @@ class ReservedRoutes:
             logger.warning("app %s: health probe of %s failed: %s", app, url, error)
             return {"app": app, "ok": False, "error": type(error).__name__}
 
-    def _monitor_denied(self, request: web.Request, what: str) -> web.Response | None:
+    def _monitor_denied(self, request: web.Request, resource: str) -> web.Response | None:
         """Return a 403 unless the peer is in admin.monitor_networks or the request comes from an admin."""
         if is_trusted(request.remote, self._config.admin.monitor_networks) or self.is_admin(request):
             return None
-        logger.warning("%s request from %s rejected: not in admin.monitor_networks and not an admin", what, request.remote)
+        logger.warning("%s request from %s rejected: not in admin.monitor_networks and not an admin", resource, request.remote)
         return web.Response(
             status=403,
             text=(
-                f"Guidegate's {what} are served to peers in admin.monitor_networks and to admins; "
+                f"Guidegate's {resource} are served to peers in admin.monitor_networks and to admins; "
                 f"{request.remote} is neither. Add its network to admin.monitor_networks or send the admin token.\n"
             ),
             headers={"Cache-Control": "no-store"},

@@ -102,8 +102,8 @@ async def send(
 ) -> UpstreamResponse:
     """Send a request and return once the response head arrived; raise UpstreamError on failure.
 
-    A body of unknown `length` goes out chunked. The body is sent by a task of its own, so an upstream
-    that answers before reading everything is heard at once. A request without a body whose reused
+    A body of unknown `length` goes out chunked. The body is sent by a task of its own, so a response
+    sent before the upstream read everything is received at once. A request without a body whose reused
     connection turns out to be closed before any response byte arrives is sent once more on a new
     connection, if its method is idempotent: the upstream cannot have seen it.
     """

@@ -204,7 +204,7 @@ class UpstreamConnection(asyncio.Protocol):
         if self._split and not no_body and not chunked and "Transfer-Encoding" not in headers:
             length = headers.get("Content-Length", "")
             if length.isdigit() and int(length) > 0:
-                # The body is taken as it arrives (see _parse); the parser never sees its end.
+                # The body is taken as it arrives (see _parse), so the parser never reads its end.
                 self._remaining = int(length)
                 self._parser_spent = True
         head = self._head
@@ -241,8 +241,8 @@ class UpstreamConnection(asyncio.Protocol):
         """Prepare for a new request; `head_only` for HEAD, whose response has no body."""
         self.exchanges += 1
         if self._parser is None or self._parser_spent:
-            # llhttp starts over after each complete message, so one parser serves a connection's
-            # responses; only a HEAD response, whose announced body never comes, leaves it behind.
+            # llhttp starts over after each complete message, so one parser serves a connection's responses.
+            # A HEAD response or a body taken past the parser leaves it mid-message, so it is replaced.
             self._parser = httptools.HttpResponseParser(self)
             self._parser_spent = False
         self._head = self._loop.create_future()
