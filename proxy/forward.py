@@ -357,9 +357,11 @@ class Forwarder:
         self, exchange: Exchange, upstream: UpstreamResponse, transformer: ResponseTransformer, response: RelayedResponse
     ) -> web.StreamResponse:
         """Transform a body that has arrived whole and send it with its length in one write, rather than chunked."""
-        body = bytes(await upstream.read())
-        for observer in exchange.response_observers:
-            observer.feed(body)
+        body = await upstream.read()
+        if exchange.response_observers:
+            body = bytes(body)  # observers search and slice bytes
+            for observer in exchange.response_observers:
+                observer.feed(body)
         # One write: a second send of the bulk costs more than joining the pieces.
         output = b"".join([*transform(transformer, body), transformer.finish()])
         response.content_length = length = len(output)
@@ -427,17 +429,18 @@ class Forwarder:
             )
 
 
-def transform(transformer: ResponseTransformer, chunk: bytes) -> list[bytes | memoryview]:
+def transform(transformer: ResponseTransformer, chunk: bytes | memoryview) -> list[bytes | memoryview]:
     """Feed a chunk to a transformer, sparing a large chunk's copies once the transformer lets bytes pass.
 
     The rewriter decides within the first KiB of most pages. Feeding it only SPLIT_AT bytes first lets
     the rest of a large chunk skip the rewriter's buffers: it is copied once, by the caller's join.
+    A memoryview (a body read without copying) is turned into bytes only where the transformer reads it.
     """
     if transformer.passing_through:
         return [chunk]
     if len(chunk) <= SPLIT_AT:
-        return [transformer.feed(chunk)]
-    first = transformer.feed(chunk[:SPLIT_AT])
+        return [transformer.feed(bytes(chunk))]
+    first = transformer.feed(bytes(chunk[:SPLIT_AT]))
     rest = memoryview(chunk)[SPLIT_AT:]
     if transformer.passing_through:
         return [first, rest]

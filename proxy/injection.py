@@ -3,59 +3,73 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from typing import Any
 
 from proxy.upstream import UpstreamResponse
 from multidict import CIMultiDict
 
-from proxy.config import Config
+from proxy.config import App, Config
 from proxy.forward import Exchange
 from proxy.metrics import Metrics
 from proxy.rewrite import (
     DocumentRewriter,
     RuntimeLocation,
     build_snippet,
-    decide,
     mark_etag,
     should_strip_range,
     strip_range,
     unmark_if_none_match,
     upstream_accept_encoding,
 )
-from proxy.rewrite.decide import NAVIGATION_DESTINATIONS
+from proxy.rewrite.decide import NAVIGATION_DESTINATIONS, Decision, DecisionCache
 
 logger = logging.getLogger(__name__)
 
 _MARKED_ETAG = "marked_etag"
-_LOCATIONS_KEPT = 256
-"""Public origins whose runtime location is kept; past this many the cache starts over."""
+_TARGETS_KEPT = 256
+"""Apps and public origins whose snippet and decisions are kept; past this many the memory starts over."""
 
 
-class CountingRewriter:
+class CountingRewriter(DocumentRewriter):
     """A DocumentRewriter that counts its outcome in the metrics when the body ends."""
 
-    def __init__(self, rewriter: DocumentRewriter, metrics: Metrics, app: str) -> None:
-        self._rewriter = rewriter
+    def __init__(self, decision: Decision, snippet: SnippetFactory, *, metrics: Metrics, app: str, **options: Any) -> None:
+        super().__init__(decision, snippet, **options)
         self._metrics = metrics
         self._app = app
 
-    def headers(self, headers: CIMultiDict[str]) -> CIMultiDict[str]:
-        return self._rewriter.headers(headers)
-
-    def feed(self, chunk: bytes) -> bytes:
-        return self._rewriter.feed(chunk)
-
-    @property
-    def passing_through(self) -> bool:
-        return self._rewriter.passing_through
-
     def finish(self) -> bytes:
-        tail = self._rewriter.finish()
-        outcome = self._rewriter.outcome or "unknown"
+        tail = super().finish()
+        outcome = self.outcome or "unknown"
         if outcome == "injected":
             self._metrics.child(self._metrics.injections, self._app).inc()
         else:
             self._metrics.child(self._metrics.injection_skips, self._app, outcome).inc()
         return tail
+
+
+class SnippetFactory:
+    """The snippet for one app and public origin, given the nonce a page's policy needs (or None)."""
+
+    def __init__(self, origin: str, prefix: str, version: str, app: str, *, xhtml: bool) -> None:
+        self._location = (origin, prefix, version, app, xhtml)
+        self._plain = build_snippet(origin=origin, prefix=prefix, version=version, app=app, nonce=None, xhtml=xhtml)
+
+    def __call__(self, nonce: str | None) -> bytes:
+        if nonce is None:
+            return self._plain
+        origin, prefix, version, app, xhtml = self._location
+        return build_snippet(origin=origin, prefix=prefix, version=version, app=app, nonce=nonce, xhtml=xhtml)
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """The decision cache and snippets of one app reached through one public origin."""
+
+    decisions: DecisionCache
+    html_snippet: SnippetFactory
+    xhtml_snippet: SnippetFactory
 
 
 class Injector:
@@ -65,7 +79,7 @@ class Injector:
         self._config = config
         self._metrics = metrics
         self.runtime_version = runtime_version
-        self._locations: dict[str, RuntimeLocation] = {}
+        self._targets: dict[tuple[str, str, str], _Target] = {}
 
     def prepare_request(self, exchange: Exchange, headers: CIMultiDict[str]) -> CIMultiDict[str]:
         """Adjust the headers sent upstream so that an HTML document can be injected.
@@ -111,28 +125,36 @@ class Injector:
 
     def _rewriter(self, exchange: Exchange, upstream: UpstreamResponse, headers: CIMultiDict[str]) -> CountingRewriter | None:
         app = exchange.app
-        origin = f"{exchange.view.scheme}://{exchange.view.host}"
-        location = self._locations.get(origin)
-        if location is None:
-            if len(self._locations) >= _LOCATIONS_KEPT:
-                self._locations.clear()
-            location = self._locations[origin] = RuntimeLocation(origin, self._config.prefix, self.runtime_version)
-        decision = decide(exchange.request.method, exchange.upstream_headers, upstream.status, headers, app.inject, runtime=location)
+        view = exchange.view
+        target = self._targets.get((app.name, view.scheme, view.host))
+        if target is None:
+            target = self._new_target(app, view.scheme, view.host)
+        decision = target.decisions.decide(exchange.request.method, exchange.upstream_headers, upstream.status, headers)
         if not decision.inject:
             self._metrics.child(self._metrics.injection_skips, app.name, decision.reason).inc()
             return None
-
-        def snippet(nonce: str | None) -> bytes:
-            return build_snippet(origin=origin, prefix=self._config.prefix, version=self.runtime_version, app=app.name, nonce=nonce, xhtml=decision.xhtml)
-
-        rewriter = DocumentRewriter(
+        return CountingRewriter(
             decision,
-            snippet,
+            target.xhtml_snippet if decision.xhtml else target.html_snippet,
+            metrics=self._metrics,
+            app=app.name,
             accept_encoding=exchange.request.headers.get("Accept-Encoding"),
             lookahead=app.inject.lookahead,
             request_id=exchange.request_id,
         )
-        return CountingRewriter(rewriter, self._metrics, app.name)
+
+    def _new_target(self, app: App, scheme: str, host: str) -> _Target:
+        if len(self._targets) >= _TARGETS_KEPT:
+            self._targets.clear()
+        origin = f"{scheme}://{host}"
+        prefix, version = self._config.prefix, self.runtime_version
+        target = _Target(
+            DecisionCache(app.inject, RuntimeLocation(origin, prefix, version)),
+            SnippetFactory(origin, prefix, version, app.name, xhtml=False),
+            SnippetFactory(origin, prefix, version, app.name, xhtml=True),
+        )
+        self._targets[(app.name, scheme, host)] = target
+        return target
 
     def on_complete(self, exchange: Exchange, status: int) -> None:
         """Nothing to do once the response is sent; the rewriter counted its outcome."""

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import sys
 
+import aiohttp
 import pytest
+from aiohttp import http_writer, web
 
 from proxy import eventloop
 from proxy.errors import GuidegateError
@@ -55,3 +57,38 @@ def test_run_closes_loop() -> None:
 
     assert eventloop.loop_name(seen[0]) == "uvloop"
     assert seen[0].is_closed()
+
+
+@pytest.mark.parametrize(("choice", "joined"), [pytest.param("uvloop", False, id="uvloop"), pytest.param("asyncio", True, id="asyncio")])
+def test_run_vectored_writes(monkeypatch: pytest.MonkeyPatch, choice: eventloop.LoopChoice, joined: bool) -> None:
+    """On uvloop a head and a large body leave as separate buffers, and the client still gets every byte."""
+    monkeypatch.setattr(http_writer, "SKIP_WRITELINES", True)
+    body = bytes(range(256)) * 1200  # 300 KiB, above aiohttp's writelines threshold
+    received: list[bytes] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
+        response.content_length = len(body)
+        await response.prepare(request)
+        await response.write(body)
+        await response.write_eof()
+        return response
+
+    async def main() -> None:
+        app = web.Application()
+        app.router.add_get("/", handler)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        try:
+            async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/") as response:
+                received.append(await response.read())
+        finally:
+            await runner.cleanup()
+
+    eventloop.run(main(), choice)
+
+    assert received == [body]
+    assert http_writer.SKIP_WRITELINES is joined

@@ -10,7 +10,7 @@ from multidict import CIMultiDict
 from proxy.config.inject import InjectConfig
 from proxy.rewrite.charset import UTF16_ENCODINGS, header_charset
 from proxy.rewrite.codec import UnsupportedCodingError, parse_content_encoding
-from proxy.rewrite.csp import CspPlan, plan_csp
+from proxy.rewrite.csp import CSP_HEADER, CspPlan, plan_csp
 from proxy.rewrite.headers import header_value, header_values
 from proxy.rewrite.snippet import RuntimeLocation
 
@@ -108,6 +108,51 @@ def decide(
     if not csp.permit().allowed:
         return _SKIPS["csp_blocks"]
     return Decision(True, "inject", essence == "application/xhtml+xml", sniff, codings, charset, csp)
+
+
+_DECISIONS_KEPT = 512
+"""Distinct response heads whose decision is remembered; past this many the memory starts over."""
+
+
+class DecisionCache:
+    """Remembers `decide` verdicts for one app's configuration and runtime location.
+
+    An app sends the same few heads over and over (text/html with one charset, no CSP), and the
+    decision is a pure function of the header values in the key, so it is looked up rather than
+    worked out again. Heads that are not CIMultiDicts are decided afresh.
+    """
+
+    def __init__(self, config: InjectConfig, runtime: RuntimeLocation) -> None:
+        self.config = config
+        self.runtime = runtime
+        self._known: dict[tuple[object, ...], Decision] = {}
+
+    def decide(
+        self, method: str, request_headers: Mapping[str, str], status: int, response_headers: Mapping[str, str]
+    ) -> Decision:
+        """Return what `decide` returns for these heads with this cache's configuration and runtime."""
+        if not isinstance(request_headers, CIMultiDict) or not isinstance(response_headers, CIMultiDict):
+            return decide(method, request_headers, status, response_headers, self.config, runtime=self.runtime)
+        get_request = request_headers.getall
+        get_response = response_headers.getall
+        key = (
+            method,
+            status,
+            tuple(get_response("Content-Type", ())),
+            tuple(get_response("Content-Disposition", ())),
+            tuple(get_response("Content-Encoding", ())),
+            tuple(get_response(CSP_HEADER, ())),
+            tuple(get_request("Sec-Fetch-Dest", ())),
+            tuple(get_request("X-Requested-With", ())),
+            "Range" in request_headers,
+        )
+        decision = self._known.get(key)
+        if decision is None:
+            decision = decide(method, request_headers, status, response_headers, self.config, runtime=self.runtime)
+            if len(self._known) >= _DECISIONS_KEPT:
+                self._known.clear()
+            self._known[key] = decision
+        return decision
 
 
 def should_strip_range(method: str, request_headers: Mapping[str, str], config: InjectConfig) -> bool:

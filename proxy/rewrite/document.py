@@ -12,6 +12,7 @@ from proxy.rewrite.codec import CorruptBodyError, choose_output_coding, make_dec
 from proxy.rewrite.csp import parse_policy
 from proxy.rewrite.decide import Decision
 from proxy.rewrite.headers import adjust_response_headers
+from proxy.rewrite.quick import prescan_unchanged, quick_point
 from proxy.rewrite.splice import DEFAULT_LOOKAHEAD, SkipInjection, Splicer
 
 logger = logging.getLogger(__name__)
@@ -51,32 +52,49 @@ class DocumentRewriter:
         """The content coding sent to the client: "identity", "gzip", "deflate" or "br"."""
         self._decoder = make_decoder(decision.codings)
         self._encoder = make_encoder(self.output_coding)
-        # A partial rather than a bound method, so that the splicer holds no reference back to this
-        # rewriter: without the cycle, both are freed when the response ends, not by the collector.
-        self._splicer = Splicer(
-            functools.partial(_build_snippet, decision, snippet, request_id),
-            xml=decision.xhtml,
-            sniff=decision.sniff,
-            lookahead=lookahead,
-            encoding=decision.charset,
-        )
+        self._lookahead = lookahead
+        self._splicer_instance: Splicer | None = None
         self._splicer_failed = False
         # The upstream's bytes, kept until the first byte goes out, so that a body that cannot
         # be decoded can still be sent as it came when the client gets the upstream's coding.
         self._raw: list[bytes] | None = []
         self._raw_compatible = decision.codings in ((), (self.output_coding,))
         self._plain = not decision.codings and self.output_coding == "identity"
+        # An ordinary document start is placed by quick_point; only the first chunk is tried.
+        self._try_quick = self._plain and not decision.xhtml
+        self._quick_outcome: str | None = None
+        self._quick_placement: str | None = None
         self._mode = "rewrite"  # "rewrite", "raw" (upstream bytes pass unchanged) or "ended"
         self._failure: str | None = None
 
     @property
+    def _splicer(self) -> Splicer:
+        """The streaming splicer, built when a document needs it (not for one that quick_point placed)."""
+        if self._splicer_instance is None:
+            decision = self._decision
+            # A partial rather than a bound method, so that the splicer holds no reference back to this
+            # rewriter: without the cycle, both are freed when the response ends, not by the collector.
+            self._splicer_instance = Splicer(
+                functools.partial(_build_snippet, decision, self._snippet, self._request_id),
+                xml=decision.xhtml,
+                sniff=decision.sniff,
+                lookahead=self._lookahead,
+                encoding=decision.charset,
+            )
+        return self._splicer_instance
+
+    @property
     def outcome(self) -> str | None:
         """ "injected", or the reason the snippet was not inserted; None before the end is known."""
+        if self._quick_outcome is not None:
+            return self._quick_outcome
         return self._failure or self._splicer.outcome
 
     @property
     def placement(self) -> str | None:
         """Where the snippet went (see Splicer.placement), or None."""
+        if self._quick_outcome is not None:
+            return self._quick_placement
         return self._splicer.placement if self.outcome == "injected" else None
 
     def headers(self, upstream_headers: Mapping[str, str]) -> CIMultiDict[str]:
@@ -95,6 +113,11 @@ class DocumentRewriter:
             return chunk
         if self._mode == "ended" or not chunk:
             return b""
+        if self._try_quick:
+            self._try_quick = False
+            quick = self._quick(chunk)
+            if quick is not None:
+                return quick
         if self._raw is not None:
             self._raw.append(chunk)
         out: list[bytes] = []
@@ -132,6 +155,31 @@ class DocumentRewriter:
         logger.debug("request %s: document %s at %s", self._request_id, self.outcome, self.placement)
         return self._sent(out)
 
+
+    def _quick(self, chunk: bytes) -> bytes | None:
+        """Insert the snippet into an ordinary first chunk and let the rest pass, or return None for the splicer."""
+        decision = self._decision
+        try:
+            point = quick_point(chunk, encoding=decision.charset, lookahead=self._lookahead)
+            if point is None:
+                return None
+            snippet = _build_snippet(decision, self._snippet, self._request_id, ())
+            if point.recheck_prescan and not prescan_unchanged(chunk, point.offset, snippet):
+                return None
+        except SkipInjection as skip:
+            # The page's policy blocks the runtime, as the splicer would have found at this point.
+            self._quick_outcome = skip.reason
+            self._mode = "raw"
+            return chunk
+        except Exception:  # a bug here must not cost the page: the splicer takes over
+            logger.exception("request %s: quick placement failed; the full splicer takes over", self._request_id)
+            return None
+        self._quick_outcome = "injected"
+        self._quick_placement = point.placement
+        self._mode = "raw"
+        self._raw = None
+        offset = point.offset
+        return b"".join((chunk[:offset], snippet, chunk[offset:]))
 
     def _splice(self, piece: bytes) -> bytes:
         if self._splicer_failed:
@@ -182,7 +230,7 @@ def _build_snippet(decision: Decision, snippet: bytes | NonceSnippet, request_id
     static = isinstance(snippet, bytes)
     nonce: str | None = None
     csp = decision.csp
-    if csp is not None:
+    if csp is not None and (csp.policies or meta_values):
         meta_policies = [parse_policy(value) for value in meta_values]
         permit = csp.permit(meta_policies, nonce_possible=not static)
         if not permit.allowed:

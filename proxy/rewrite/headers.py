@@ -108,6 +108,10 @@ def adjust_response_headers(
     Content-Security-Policy values are replaced when `csp_values` is given. Cache-Control and all
     other fields stay as they are.
     """
+    if isinstance(upstream, (CIMultiDict, CIMultiDictProxy)):
+        fast = _adjust_copy(upstream, content_encoding=content_encoding, negotiated=negotiated, csp_values=csp_values)
+        if fast is not None:
+            return fast
     result: CIMultiDict[str] = CIMultiDict()
     for name, value in upstream.items():
         lowered = name.lower()
@@ -116,7 +120,7 @@ def adjust_response_headers(
         if lowered == "content-security-policy" and csp_values is not None:
             continue
         if lowered == "etag":
-            value = mark_etag(value)
+            name, value = "ETag", mark_etag(value)  # the marked tag is Guidegate's field, in its spelling
         result.add(name, value)
     if content_encoding != "identity":
         result["Content-Encoding"] = content_encoding
@@ -130,4 +134,37 @@ def adjust_response_headers(
     return result
 
 
+def _adjust_copy(
+    upstream: CIMultiDict[str] | CIMultiDictProxy[str],
+    *,
+    content_encoding: str,
+    negotiated: bool,
+    csp_values: Sequence[str] | None,
+) -> CIMultiDict[str] | None:
+    """The usual case of adjust_response_headers on a copy, or None for the general loop to handle.
+
+    Copying in C and removing a few fields costs a fraction of rebuilding the fields one by one.
+    Order is kept: a single ETag is replaced in place. Several ETag fields, or new CSP
+    values, go to the general loop.
+    """
+    if csp_values is not None or len(upstream.getall("ETag", ())) > 1:
+        return None
+    result = upstream.copy()
+    for name in _REMOVED_FIELDS:
+        if name in result:
+            del result[name]
+    etag = result.get("ETag")
+    if etag is not None:
+        result["ETag"] = mark_etag(etag)
+    if content_encoding != "identity":
+        result["Content-Encoding"] = content_encoding
+    if negotiated:
+        vary = vary_with(result.getall("Vary", []), "Accept-Encoding")
+        if vary is not None:
+            result.popall("Vary", None)
+            result["Vary"] = vary
+    return result
+
+
 _REMOVED_LOWER = frozenset(name.lower() for name in REMOVED_HEADERS)
+_REMOVED_FIELDS = (*REMOVED_HEADERS, "Content-Encoding")

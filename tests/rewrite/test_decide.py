@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from multidict import CIMultiDict
 
 from proxy.config.inject import InjectConfig
 from proxy.rewrite import decide, should_strip_range, strip_range
+from proxy.rewrite.decide import DecisionCache
 
 from .helpers import NAVIGATION, RUNTIME
 
@@ -164,3 +167,47 @@ def test_strip_range() -> None:
     headers = CIMultiDict([("Range", "bytes=0-9"), ("If-Range", '"x"'), ("Accept", "a"), ("Accept", "b")])
 
     assert list(strip_range(headers).items()) == [("Accept", "a"), ("Accept", "b")]
+
+
+REQUEST_FIELDS = st.lists(
+    st.tuples(
+        st.sampled_from(["Sec-Fetch-Dest", "sec-fetch-dest", "X-Requested-With", "Range", "Accept"]),
+        st.sampled_from(["document", "iframe", "empty", "XMLHttpRequest", "bytes=0-10", "text/html"]),
+    ),
+    max_size=4,
+)
+RESPONSE_FIELDS = st.lists(
+    st.tuples(
+        st.sampled_from(["Content-Type", "Content-Disposition", "Content-Encoding", "Content-Security-Policy", "ETag"]),
+        st.sampled_from([
+            "text/html", "text/html; charset=utf-16", "application/xhtml+xml", "image/png", "attachment",
+            "gzip", "zstd", "script-src 'none'", "default-src 'self'", '"a"',
+        ]),
+    ),
+    max_size=5,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    method=st.sampled_from(["GET", "HEAD", "POST"]),
+    request_fields=REQUEST_FIELDS,
+    status=st.sampled_from([200, 206, 404]),
+    response_fields=RESPONSE_FIELDS,
+    csp=st.sampled_from(["respect", "amend"]),
+)
+def test_decision_cache_matches_decide(
+    method: str, request_fields: list[tuple[str, str]], status: int, response_fields: list[tuple[str, str]], csp: str
+) -> None:
+    config = InjectConfig(csp=csp)  # type: ignore[arg-type]
+    cache = DecisionCache(config, RUNTIME)
+    request, response = CIMultiDict(request_fields), CIMultiDict(response_fields)
+    expected = decide(method, request, status, response, config, runtime=RUNTIME)
+    first = cache.decide(method, request, status, response)
+    assert first == expected
+    assert cache.decide(method, CIMultiDict(request_fields), status, CIMultiDict(response_fields)) is first
+
+
+def test_decision_cache_plain_mappings() -> None:
+    cache = DecisionCache(InjectConfig(), RUNTIME)
+    assert cache.decide("GET", NAVIGATION, 200, HTML) == decide("GET", NAVIGATION, 200, HTML, InjectConfig(), runtime=RUNTIME)

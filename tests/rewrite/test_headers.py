@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from multidict import CIMultiDict
 
 from proxy.rewrite.headers import adjust_response_headers, mark_etag, unmark_if_none_match, vary_with
@@ -93,3 +97,39 @@ def test_adjust_identity_with_amended_csp() -> None:
     assert "Content-Length" not in headers
     assert "Accept-Ranges" not in headers
     assert "Content-Digest" not in headers
+
+
+
+class FieldList(Mapping[str, str]):
+    """Header fields in a plain list, not a CIMultiDict, so adjust_response_headers takes its general loop."""
+
+    def __init__(self, fields: list[tuple[str, str]]) -> None:
+        self._fields = fields
+
+    def __getitem__(self, name: str) -> str:
+        return next(value for key, value in self._fields if key.lower() == name.lower())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([key for key, _ in self._fields])
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
+    def items(self) -> list[tuple[str, str]]:  # type: ignore[override]
+        return list(self._fields)
+
+
+FIELD_NAMES = ["Content-Type", "content-length", "ETag", "etag", "Accept-Ranges", "Vary", "Content-Encoding", "Digest", "X-App"]
+FIELD_VALUES = ['"a1"', 'W/"b"', "gzip", "Accept", "x, y", "10"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    fields=st.lists(st.tuples(st.sampled_from(FIELD_NAMES), st.sampled_from(FIELD_VALUES)), max_size=8),
+    coding=st.sampled_from(["identity", "gzip", "br"]),
+    negotiated=st.booleans(),
+)
+def test_adjust_copy_matches_loop(fields: list[tuple[str, str]], coding: str, negotiated: bool) -> None:
+    fast = adjust_response_headers(CIMultiDict(fields), content_encoding=coding, negotiated=negotiated)
+    general = adjust_response_headers(FieldList(fields), content_encoding=coding, negotiated=negotiated)
+    assert list(fast.items()) == list(general.items())

@@ -1,0 +1,118 @@
+"""The insertion point of an ordinary HTML document start, found in one pass with the splicer's exact result.
+
+Most pages begin the same way: doctype, <html>, <head>, perhaps a <meta> charset, then another tag.
+For those, a few compiled patterns find the point that the streaming Splicer would choose, without
+its token-by-token machinery. Anything less ordinary returns None, and the caller runs the Splicer,
+which stays the single definition of placement; the tests compare both on generated documents.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from proxy.rewrite import tokens
+from proxy.rewrite.charset import PRESCAN_BYTES, PrescanResult, bom_encoding, looks_like_utf16, prescan
+from proxy.rewrite.snippet import is_runtime_tag
+
+_KEPT_STARTS = 256
+"""Document starts whose insertion point is remembered; past this many the memory starts over."""
+
+_SPACE_THEN_START_TAG = re.compile(rb"[\t\n\f\r ]*+(?=<[A-Za-z])")
+"""Whitespace only, up to the '<' of a start tag: no text, comment or end tag in between."""
+
+
+@dataclass(frozen=True, slots=True)
+class QuickPoint:
+    """Where the snippet goes: `offset` into the document, `placement` "head" or "after_meta".
+
+    `recheck_prescan` is True when the insertion lands inside the first 1024 bytes of a document
+    whose charset nothing declares. The caller must then check, with the snippet in place, that
+    the browser's <meta> prescan still finds no charset (as the Splicer does).
+    """
+
+    offset: int
+    placement: str
+    recheck_prescan: bool
+    examined: int = field(default=0, compare=False)
+    """Offset just past the last byte that the result depends on."""
+
+
+_known: dict[tuple[bytes, str | None], QuickPoint] = {}
+"""Points found within the first 1024 bytes, by those bytes and the header charset: pages of one
+template start alike, so most documents are placed by a dictionary lookup."""
+
+
+def quick_point(data: bytes, *, encoding: str | None, lookahead: int) -> QuickPoint | None:
+    """Return the Splicer's insertion point for an HTML (not XHTML) document whose first chunk is `data`.
+
+    `encoding` is the charset of the Content-Type header, if any. None means the start is not an
+    ordinary one, or more bytes are needed to be sure: the caller then feeds the full Splicer,
+    which decides every case, including skips. A point returned is the one the Splicer chooses
+    when fed `data` as its first chunk, whatever follows.
+    """
+    if len(data) < PRESCAN_BYTES:
+        return _find(data, encoding, lookahead)
+    key = (data[:PRESCAN_BYTES], encoding)
+    point = _known.get(key)
+    if point is None:
+        point = _find(data, encoding, lookahead)
+        # Kept only when every byte examined lies within the key, so the point depends on nothing
+        # else (a look-ahead is never below 1024 bytes).
+        if point is not None and point.examined <= PRESCAN_BYTES:
+            if len(_known) >= _KEPT_STARTS:
+                _known.clear()
+            _known[key] = point
+    return point
+
+
+def _find(data: bytes, encoding: str | None, lookahead: int) -> QuickPoint | None:
+    limit = min(len(data), max(lookahead, PRESCAN_BYTES))
+    head = data[:4]
+    if bom_encoding(head) is not None or looks_like_utf16(head):
+        return None
+    prolog = tokens.PROLOG.match(data, 0, limit)
+    if prolog is None:
+        return None
+
+    offset, placement = prolog.end(), "head"
+    found: PrescanResult | None = None
+    if encoding is None:
+        window = data[:PRESCAN_BYTES]
+        found = prescan(window)
+        if found is None and len(window) < PRESCAN_BYTES:
+            # The Splicer waits for 1024 bytes (or the end) before it rules out a <meta> charset.
+            return None
+        if found is not None and found.end > offset:
+            meta = _next_start_tag(data, offset, limit)
+            if meta is None or meta[0] != b"meta" or meta[2] != found.end or tokens.CSP_NAME.search(meta[1]):
+                return None
+            offset, placement = found.end, "after_meta"
+    declared = encoding or (found.encoding if found is not None else None)
+    if declared == "ISO-2022-JP":
+        return None
+
+    # The Splicer waits for the next start tag to recognise a page that already loads the runtime
+    # (one that went through Guidegate twice). When that tag is the runtime's, the Splicer decides.
+    following = _next_start_tag(data, offset, limit)
+    if following is None or (following[0] == b"script" and is_runtime_tag(following[1])):
+        return None
+    recheck = encoding is None and found is None and offset < PRESCAN_BYTES
+    return QuickPoint(offset, placement, recheck, following[2])
+
+
+def prescan_unchanged(data: bytes, offset: int, snippet: bytes) -> bool:
+    """Tell whether the prescan of the first 1024 bytes still finds no charset with `snippet` at `offset`."""
+    window = data[:PRESCAN_BYTES]
+    return prescan((window[:offset] + snippet + window[offset:])[:PRESCAN_BYTES]) is None
+
+
+def _next_start_tag(data: bytes, start: int, limit: int) -> tuple[bytes, bytes, int] | None:
+    """Return (lower-cased name, raw tag, end) of a complete start tag after whitespace from `start`, else None."""
+    space = _SPACE_THEN_START_TAG.match(data, start, limit)
+    if space is None:
+        return None
+    tag = tokens.TAG.match(data, space.end(), limit)
+    if tag is None:
+        return None
+    return tag.group(1).lower(), tag.group(0), tag.end()
