@@ -54,6 +54,10 @@ class ResponseTransformer(Protocol):
 
     def feed(self, chunk: bytes) -> bytes: ...
 
+    def feed_view(self, chunk: bytes | memoryview) -> list[bytes | memoryview] | None:
+        """Take a chunk without copying it and return the pieces to send, or None to have it fed as bytes."""
+        ...
+
     def finish(self) -> bytes: ...
 
     @property
@@ -320,10 +324,10 @@ class Forwarder:
                     await response.write(chunk)
             else:
                 while chunk := await upstream.read():
-                    if isinstance(chunk, memoryview):
-                        chunk = bytes(chunk)  # Observers and the rewriter search and slice bytes.
-                    for observer in observers:
-                        observer.feed(chunk)
+                    if observers:
+                        chunk = bytes(chunk)  # observers search and slice bytes
+                        for observer in observers:
+                            observer.feed(chunk)
                     pieces = transform(transformer, chunk) if transformer is not None else [chunk]
                     output = pieces[0] if len(pieces) == 1 else b"".join(pieces)
                     if output:
@@ -438,6 +442,9 @@ def transform(transformer: ResponseTransformer, chunk: bytes | memoryview) -> li
     """
     if transformer.passing_through:
         return [chunk]
+    pieces = transformer.feed_view(chunk)
+    if pieces is not None:
+        return pieces
     if len(chunk) <= SPLIT_AT:
         return [transformer.feed(bytes(chunk))]
     first = transformer.feed(bytes(chunk[:SPLIT_AT]))

@@ -17,6 +17,9 @@ from proxy.rewrite.splice import DEFAULT_LOOKAHEAD, SkipInjection, Splicer
 
 logger = logging.getLogger(__name__)
 
+QUICK_WINDOW = 8 * 1024
+"""Leading bytes of a first chunk that `feed_view` copies to look for an ordinary document start."""
+
 NonceSnippet = Callable[[str | None], bytes]
 """Builds the snippet for a nonce (None when the page's policy needs none), e.g. a build_snippet partial."""
 
@@ -64,6 +67,7 @@ class DocumentRewriter:
         self._try_quick = self._plain and not decision.xhtml
         self._quick_outcome: str | None = None
         self._quick_placement: str | None = None
+        self._quick_snippet = b""
         self._mode = "rewrite"  # "rewrite", "raw" (upstream bytes pass unchanged) or "ended"
         self._failure: str | None = None
 
@@ -98,13 +102,17 @@ class DocumentRewriter:
         return self._splicer.placement if self.outcome == "injected" else None
 
     def headers(self, upstream_headers: Mapping[str, str]) -> CIMultiDict[str]:
-        """Return the response header fields to send with the rewritten body."""
+        """Return the response header fields to send with the rewritten body.
+
+        A CIMultiDict is changed in place and returned, sparing a copy: the forwarder passes its own.
+        """
         csp = self._decision.csp
         return adjust_response_headers(
             upstream_headers,
             content_encoding=self.output_coding,
             negotiated=bool(self._decision.codings),
             csp_values=csp.header_values if csp is not None else None,
+            in_place=True,
         )
 
     def feed(self, chunk: bytes) -> bytes:
@@ -115,9 +123,11 @@ class DocumentRewriter:
             return b""
         if self._try_quick:
             self._try_quick = False
-            quick = self._quick(chunk)
-            if quick is not None:
-                return quick
+            offset = self._quick(chunk)
+            if offset is not None:
+                if self._quick_outcome != "injected":
+                    return chunk
+                return b"".join((chunk[:offset], self._quick_snippet, chunk[offset:]))
         if self._raw is not None:
             self._raw.append(chunk)
         out: list[bytes] = []
@@ -141,7 +151,8 @@ class DocumentRewriter:
         """Signal the end of the upstream body; return the last bytes to send."""
         if self._mode != "rewrite":
             self._mode = "ended"
-            logger.debug("request %s: document %s at %s", self._request_id, self.outcome, self.placement)
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug("request %s: document %s at %s", self._request_id, self.outcome, self.placement)
             return b""
         out: list[bytes] = []
         try:
@@ -156,8 +167,31 @@ class DocumentRewriter:
         return self._sent(out)
 
 
-    def _quick(self, chunk: bytes) -> bytes | None:
-        """Insert the snippet into an ordinary first chunk and let the rest pass, or return None for the splicer."""
+    def feed_view(self, chunk: bytes | memoryview) -> list[bytes | memoryview] | None:
+        """Take the first chunk without copying it, when the document starts in an ordinary way.
+
+        Return the pieces to send in order (the bytes before the insertion point, the snippet,
+        then a view of the rest), after which the rest of the body passes unchanged. Return None
+        when the chunk must go through `feed` as bytes instead: any later chunk, a coded or XHTML
+        body, or a start that only the full splicer can place.
+        """
+        if not self._try_quick or self._mode != "rewrite" or not chunk:
+            return None
+        self._try_quick = False
+        head = bytes(chunk[:QUICK_WINDOW])
+        offset = self._quick(head)
+        if offset is None:
+            return None
+        if self._quick_outcome != "injected":
+            return [chunk]
+        view = chunk if isinstance(chunk, memoryview) else memoryview(chunk)
+        return [head[:offset], self._quick_snippet, view[offset:]]
+
+    def _quick(self, chunk: bytes) -> int | None:
+        """Place the snippet in an ordinary first chunk; return its offset, or None to leave the chunk to the splicer.
+
+        After a placement the rest of the body passes unchanged; `_quick_snippet` holds the tag.
+        """
         decision = self._decision
         try:
             point = quick_point(chunk, encoding=decision.charset, lookahead=self._lookahead)
@@ -170,16 +204,16 @@ class DocumentRewriter:
             # The page's policy blocks the runtime, as the splicer would have found at this point.
             self._quick_outcome = skip.reason
             self._mode = "raw"
-            return chunk
+            return 0
         except Exception:  # a bug here must not cost the page: the splicer takes over
             logger.exception("request %s: quick placement failed; the full splicer takes over", self._request_id)
             return None
         self._quick_outcome = "injected"
         self._quick_placement = point.placement
+        self._quick_snippet = snippet
         self._mode = "raw"
         self._raw = None
-        offset = point.offset
-        return b"".join((chunk[:offset], snippet, chunk[offset:]))
+        return point.offset
 
     def _splice(self, piece: bytes) -> bytes:
         if self._splicer_failed:

@@ -99,6 +99,7 @@ def adjust_response_headers(
     content_encoding: str,
     negotiated: bool,
     csp_values: Sequence[str] | None = None,
+    in_place: bool = False,
 ) -> CIMultiDict[str]:
     """Return the response header fields for an injected body.
 
@@ -106,12 +107,13 @@ def adjust_response_headers(
     ETag is marked. Content-Encoding names what is sent ("identity" removes it). Vary gains
     Accept-Encoding when the coding was chosen by the client's Accept-Encoding. The
     Content-Security-Policy values are replaced when `csp_values` is given. Cache-Control and all
-    other fields stay as they are.
+    other fields stay as they are. With `in_place`, a CIMultiDict `upstream` is changed and
+    returned rather than copied, except in the rare cases that the general loop handles.
     """
-    if isinstance(upstream, (CIMultiDict, CIMultiDictProxy)):
-        fast = _adjust_copy(upstream, content_encoding=content_encoding, negotiated=negotiated, csp_values=csp_values)
-        if fast is not None:
-            return fast
+    if isinstance(upstream, (CIMultiDict, CIMultiDictProxy)) and _fast_case(upstream, csp_values):
+        result = upstream if in_place and isinstance(upstream, CIMultiDict) else upstream.copy()
+        _adjust_fields(result, content_encoding=content_encoding, negotiated=negotiated)
+        return result
     result: CIMultiDict[str] = CIMultiDict()
     for name, value in upstream.items():
         lowered = name.lower()
@@ -134,28 +136,22 @@ def adjust_response_headers(
     return result
 
 
-def _adjust_copy(
-    upstream: CIMultiDict[str] | CIMultiDictProxy[str],
-    *,
-    content_encoding: str,
-    negotiated: bool,
-    csp_values: Sequence[str] | None,
-) -> CIMultiDict[str] | None:
-    """The usual case of adjust_response_headers on a copy, or None for the general loop to handle.
+def _fast_case(upstream: CIMultiDict[str] | CIMultiDictProxy[str], csp_values: Sequence[str] | None) -> bool:
+    """Tell whether _adjust_fields gives the general loop's result: no new CSP values and at most one ETag."""
+    return csp_values is None and len(upstream.getall("ETag", ())) <= 1
 
-    Copying in C and removing a few fields costs a fraction of rebuilding the fields one by one.
-    Order is kept: a single ETag is replaced in place. Several ETag fields, or new CSP
-    values, go to the general loop.
+
+def _adjust_fields(result: CIMultiDict[str], *, content_encoding: str, negotiated: bool) -> None:
+    """Apply adjust_response_headers to `result` in place, removing a few fields rather than rebuilding all.
+
+    Order is kept: a single ETag is replaced in place.
     """
-    if csp_values is not None or len(upstream.getall("ETag", ())) > 1:
-        return None
-    result = upstream.copy()
     for name in _REMOVED_FIELDS:
         if name in result:
             del result[name]
     etag = result.get("ETag")
     if etag is not None:
-        result["ETag"] = mark_etag(etag)
+        result["ETag"] = _marked_etag(etag)
     if content_encoding != "identity":
         result["Content-Encoding"] = content_encoding
     if negotiated:
@@ -163,7 +159,20 @@ def _adjust_copy(
         if vary is not None:
             result.popall("Vary", None)
             result["Vary"] = vary
-    return result
+
+
+_MARKED_KEPT = 1024
+_marked: dict[str, str] = {}
+"""Recent entity tags and their marked form: a page served many times keeps its tag."""
+
+
+def _marked_etag(value: str) -> str:
+    marked = _marked.get(value)
+    if marked is None:
+        if len(_marked) >= _MARKED_KEPT:
+            _marked.clear()
+        marked = _marked[value] = mark_etag(value)
+    return marked
 
 
 _REMOVED_LOWER = frozenset(name.lower() for name in REMOVED_HEADERS)

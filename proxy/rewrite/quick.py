@@ -38,9 +38,14 @@ class QuickPoint:
     """Offset just past the last byte that the result depends on."""
 
 
-_known: dict[tuple[bytes, str | None], QuickPoint] = {}
-"""Points found within the first 1024 bytes, by those bytes and the header charset: pages of one
-template start alike, so most documents are placed by a dictionary lookup."""
+_FINGERPRINT_BYTES = 64
+"""Leading bytes that index the remembered starts; hashing them is cheaper than hashing 1024."""
+
+_known: dict[tuple[bytes, str | None], list[tuple[bytes, QuickPoint]]] = {}
+"""Points found within the first 1024 bytes, by the first 64 bytes and the header charset, each with
+the 1024 bytes it holds for. Pages of one template start alike, so most documents are placed by a
+lookup and one comparison."""
+_known_count = 0
 
 
 def quick_point(data: bytes, *, encoding: str | None, lookahead: int) -> QuickPoint | None:
@@ -51,19 +56,25 @@ def quick_point(data: bytes, *, encoding: str | None, lookahead: int) -> QuickPo
     which decides every case, including skips. A point returned is the one the Splicer chooses
     when fed `data` as its first chunk, whatever follows.
     """
+    global _known_count
     if len(data) < PRESCAN_BYTES:
         return _find(data, encoding, lookahead)
-    key = (data[:PRESCAN_BYTES], encoding)
-    point = _known.get(key)
-    if point is None:
-        point = _find(data, encoding, lookahead)
-        # Kept only when every byte examined lies within the key, so the point depends on nothing
-        # else (a look-ahead is never below 1024 bytes).
-        if point is not None and point.examined <= PRESCAN_BYTES:
-            if len(_known) >= _KEPT_STARTS:
-                _known.clear()
-            _known[key] = point
-    return point
+    key = (data[:_FINGERPRINT_BYTES], encoding)
+    starts = _known.get(key)
+    if starts is not None:
+        for start, point in starts:
+            if data.startswith(start):
+                return point
+    found = _find(data, encoding, lookahead)
+    # Kept only when every byte examined lies within the first 1024, so the point depends on nothing
+    # else (a look-ahead is never below 1024 bytes).
+    if found is not None and found.examined <= PRESCAN_BYTES:
+        if _known_count >= _KEPT_STARTS:
+            _known.clear()
+            _known_count = 0
+        _known.setdefault(key, []).append((data[:PRESCAN_BYTES], found))
+        _known_count += 1
+    return found
 
 
 def _find(data: bytes, encoding: str | None, lookahead: int) -> QuickPoint | None:

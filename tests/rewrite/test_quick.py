@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from proxy.forward import transform
 from proxy.rewrite import DocumentRewriter, Splicer
 from proxy.rewrite.quick import QuickPoint, prescan_unchanged, quick_point
 from tests.rewrite.helpers import make_decision, snippet
@@ -140,3 +141,41 @@ def test_prescan_unchanged() -> None:
     data = b"<html><head><title>T</title>" + b"<meta charset=utf-8>"
     assert prescan_unchanged(data, 12, SNIPPET) is False
     assert prescan_unchanged(b"<html><head><title>T</title>", 12, SNIPPET) is True
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=st.one_of(DOCUMENTS, st.binary(max_size=64)),
+    cuts=st.lists(st.integers(min_value=0, max_value=10_000), max_size=4),
+    views=st.booleans(),
+)
+def test_transform_views_match_splicer(data: bytes, cuts: list[int], views: bool) -> None:
+    """The forwarder's path: chunks as views or bytes, the first one offered to feed_view."""
+    decision = make_decision("text/html")
+    rewriter = DocumentRewriter(decision, SNIPPET, accept_encoding=None)
+    edges = [0, *sorted(cut % (len(data) + 1) for cut in cuts), len(data)]
+    out: list[bytes] = []
+    for start, end in zip(edges, edges[1:]):
+        chunk = memoryview(data)[start:end] if views else data[start:end]
+        if len(chunk):
+            out.extend(bytes(piece) for piece in transform(rewriter, chunk))
+    out.append(rewriter.finish())
+    expected, splicer = splice(data, cuts, encoding=None, lookahead=65536)
+
+    assert b"".join(out) == expected
+    assert rewriter.outcome == splicer.outcome
+
+
+def test_feed_view_leaves_rest_uncopied() -> None:
+    body = b'<!DOCTYPE html><html><head><meta charset="utf-8"><title>T</title></head>' + b"x" * 20_000
+    rewriter = DocumentRewriter(make_decision("text/html"), SNIPPET, accept_encoding=None)
+
+    pieces = rewriter.feed_view(memoryview(body))
+
+    assert pieces is not None
+    assert [bytes(piece) for piece in pieces] == [body[:49], SNIPPET, body[49:]]
+    assert isinstance(pieces[2], memoryview)
+    assert pieces[2].obj is body
+    assert rewriter.passing_through is True
+    assert rewriter.feed_view(memoryview(body)) is None
+    assert (rewriter.outcome, rewriter.placement) == ("injected", "after_meta")
