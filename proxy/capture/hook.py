@@ -55,10 +55,6 @@ class CaptureState:
     location: str | None = None
     content_type: str | None = None
     started: float = field(default_factory=time.time)
-    status: int = 0
-    """The status sent to the client, set when the exchange completes."""
-    duration: float | None = None
-    """Milliseconds from sending the request upstream to the completion, when it was sent."""
 
 
 class Capture:
@@ -86,11 +82,9 @@ class Capture:
         self._classifying: set[asyncio.Task[None]] = set()
         self._matches: dict[str, MatchCache] = {}
         self._templates: dict[_TemplateKey, Event] = {}
-        self._completed: list[Exchange] = []
 
     async def drain(self, timeout: float) -> bool:
-        """Record the completed exchanges, and wait until every body-marker classification in progress has submitted its events; False on timeout."""
-        self.record_completed()
+        """Wait until every body-marker classification in progress has submitted its events; False on timeout."""
         if not self._classifying:
             return True
         _, pending = await asyncio.wait(set(self._classifying), timeout=timeout)
@@ -157,48 +151,20 @@ class Capture:
         return None
 
     def on_complete(self, exchange: Exchange, status: int) -> None:
-        """Note a captured exchange as complete; its events are recorded once the event loop's current callbacks have run.
-
-        The exchanges that complete during one pass of the event loop are recorded together, in
-        one call scheduled with `call_soon`, which runs before the loop reads the next requests.
-        Recording them in a row keeps the recording code and its data in the CPU caches. Under the
-        load of bench/capture.py a pass completed about 20 exchanges.
-        """
         state = exchange.notes.get(_STATE)
         if not isinstance(state, CaptureState):
             return
-        state.status = status
-        if exchange.upstream_started:
-            state.duration = (time.perf_counter() - exchange.upstream_started) * 1000
-        completed = self._completed
-        completed.append(exchange)
-        if len(completed) == 1:
-            try:
-                asyncio.get_running_loop().call_soon(self.record_completed)
-            except RuntimeError:  # no running event loop: record at once
-                self.record_completed()
+        try:
+            self._record(exchange, state, status)
+        except Exception:
+            self._metrics.failures.labels(exchange.app.name, "capture_record").inc()
+            logger.exception("app %s: capture failed to record %s %s (request %s)", exchange.app.name, exchange.request.method, exchange.request.path, exchange.request_id)
 
-    def record_completed(self) -> None:
-        """Record the events of every exchange noted by `on_complete` and not recorded yet."""
-        completed, self._completed = self._completed, []
-        for exchange in completed:
-            state = exchange.notes.get(_STATE)
-            if not isinstance(state, CaptureState):
-                continue
-            try:
-                self._record(exchange, state)
-            except Exception:
-                self._metrics.failures.labels(exchange.app.name, "capture_record").inc()
-                logger.exception(
-                    "app %s: capture failed to record %s %s (request %s)",
-                    exchange.app.name, exchange.request.method, exchange.request.path, exchange.request_id,
-                )
-
-    def _record(self, exchange: Exchange, state: CaptureState) -> None:
-        status = state.status
+    def _record(self, exchange: Exchange, state: CaptureState, status: int) -> None:
         form = state.form.finish() if state.form is not None else _NO_BODY
         upstream_status = exchange.upstream_status or None
-        base = _EventBase(exchange.app.name, state.identity, state.started, upstream_status, state.duration, self._templates)
+        duration = (time.perf_counter() - exchange.upstream_started) * 1000 if exchange.upstream_started else None
+        base = _EventBase(exchange.app.name, state.identity, state.started, upstream_status, duration, self._templates)
 
         for feature in state.match.features:
             outcome = "success" if upstream_status is not None and upstream_status < 400 else "failure"

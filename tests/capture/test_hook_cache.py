@@ -104,7 +104,7 @@ async def test_capture_concurrent_requests(tmp_path: Path, start_upstream: Start
         aiohttp.ClientSession(proxy.url, cookies={"guidegate_vid": cookies["a"]}) as first,
         aiohttp.ClientSession(proxy.url, cookies={"guidegate_vid": cookies["b"]}) as second,
     ):
-        # Requests that complete in the same pass of the event loop are recorded together.
+        # Events of one step are copied from one template; each must keep its own visitor, status and outcome.
         await asyncio.gather(*(fetch(client, status) for client in (first, second) for status in (200, 500) * 10))
 
     events = await stored(proxy)
