@@ -87,7 +87,7 @@ def new_exchange(gateway: Gateway, number: int, cookie: str | None) -> Exchange:
     if route is None:
         raise RuntimeError(f"no route for {STEP_PATH}")
     view = client_view(request.headers, request.remote, request.scheme, gateway.config.trusted_proxies)
-    return Exchange(request=request, route=route, view=view, request_id=f"bench{number:08x}")
+    return Exchange(request=request, route=route, app=route.app, view=view, request_id=f"bench{number:08x}")
 
 
 def new_request(method: str, path: str, headers: CIMultiDict[str]) -> web.Request:

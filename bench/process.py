@@ -157,6 +157,16 @@ def cpu_seconds(pids: Sequence[int]) -> float:
     return total / CLOCK_TICKS
 
 
+def main_thread_cpu_seconds(pid: int) -> float:
+    """Return the user plus system CPU time used so far by the main thread of `pid`, in seconds (0 if it is gone)."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    stat = text[text.rindex(")") + 2 :].split()
+    return (int(stat[11]) + int(stat[12])) / CLOCK_TICKS
+
+
 def reset_peak_rss(pids: Sequence[int]) -> None:
     """Reset each process's VmHWM to its current RSS (writing 5 to /proc/PID/clear_refs, Linux 4.0 and later)."""
     for pid in pids:

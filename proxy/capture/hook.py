@@ -36,6 +36,12 @@ _STATE = "capture"
 _NO_BODY = FormSummary()
 """The summary of a request whose body is not read; shared, so never modified."""
 
+MAX_TEMPLATES = 4096
+"""Events kept as templates for later events with the same fields; a full set is emptied and fills again."""
+
+_TemplateKey = tuple[str, str, str, "str | None", str, frozenset[str]]
+"""(app, kind, name, step, outcome, roles) of an event without detail."""
+
 
 @dataclass(slots=True)
 class CaptureState:
@@ -75,6 +81,7 @@ class Capture:
         self._tasks = tasks
         self._classifying: set[asyncio.Task[None]] = set()
         self._matches: dict[str, MatchCache] = {}
+        self._templates: dict[_TemplateKey, Event] = {}
 
     async def drain(self, timeout: float) -> bool:
         """Wait until every body-marker classification in progress has submitted its events; False on timeout."""
@@ -157,7 +164,7 @@ class Capture:
         form = state.form.finish() if state.form is not None else _NO_BODY
         upstream_status = exchange.upstream_status or None
         duration = (time.perf_counter() - exchange.upstream_started) * 1000 if exchange.upstream_started else None
-        base = _EventBase(exchange.app.name, state.identity, state.started, upstream_status, duration)
+        base = _EventBase(exchange.app.name, state.identity, state.started, upstream_status, duration, self._templates)
 
         for feature in state.match.features:
             outcome = "success" if upstream_status is not None and upstream_status < 400 else "failure"
@@ -219,9 +226,17 @@ class _EventBase:
     """The fields that every event of one exchange shares."""
 
     # A plain class with slots: one is built per captured request, and a frozen dataclass is slower to build.
-    __slots__ = ("app", "visitor", "roles", "time", "status", "duration")
+    __slots__ = ("app", "visitor", "roles", "time", "status", "duration", "templates")
 
-    def __init__(self, app: str, identity: Identity, time: float, status: int | None, duration: float | None) -> None:
+    def __init__(
+        self,
+        app: str,
+        identity: Identity,
+        time: float,
+        status: int | None,
+        duration: float | None,
+        templates: dict[_TemplateKey, Event],
+    ) -> None:
         self.app = app
         self.visitor = identity.visitor_id
         # Event sorts the roles itself, and remembers the result for the same frozenset.
@@ -229,8 +244,25 @@ class _EventBase:
         self.time = time
         self.status = status
         self.duration = round(duration, 3) if duration is not None else None
+        self.templates = templates
 
     def event(self, kind: str, name: str, step: str | None, outcome: str, detail: dict[str, object] | None = None) -> Event:
+        """Return the event of this exchange with the given kind, name, step, outcome and detail."""
+        if detail is not None:
+            return self._new(kind, name, step, outcome, detail)
+        # Most events of a rule set repeat one of a few combinations of the fields below, so an
+        # earlier event with the same ones is copied with this exchange's time, visitor, status and duration.
+        key = (self.app, kind, name, step, outcome, self.roles)
+        template = self.templates.get(key)
+        if template is None:
+            template = self._new(kind, name, step, outcome, None)
+            if len(self.templates) >= MAX_TEMPLATES:
+                self.templates.clear()
+            self.templates[key] = template
+            return template
+        return template.for_visit(time=self.time, visitor=self.visitor, status=self.status, duration=self.duration)
+
+    def _new(self, kind: str, name: str, step: str | None, outcome: str, detail: dict[str, object] | None) -> Event:
         return Event(
             time=self.time,
             app=self.app,

@@ -160,11 +160,50 @@ class Event:
         _set_detail(self, detail)
         _set_detail_json(self, detail_json)
 
+    def for_visit(self, *, time: float, visitor: str, status: int | None, duration: float | None) -> Event:
+        """Return a copy of this event with another time, visitor, HTTP status and duration.
+
+        Checks only those four values, as the constructor does, and raises ValueError for the same
+        ones. The other fields passed the constructor's checks when this event was built. Capture
+        builds one event per captured request, most of which differ from an earlier one only here.
+        """
+        if type(time) is not float or not -math.inf < time < math.inf:
+            if isinstance(time, bool) or not isinstance(time, (int, float)) or not math.isfinite(time):
+                raise ValueError(f"invalid event time {time!r}; expected finite UTC epoch seconds")
+            time = float(time)
+        _check_id("visitor", visitor, required=True)
+        if status is not None and type(status) is not int and (isinstance(status, bool) or not isinstance(status, int)):
+            raise ValueError(f"invalid HTTP status {status!r}; expected an integer or None")
+        if duration is not None and (type(duration) is not float or not 0.0 <= duration < math.inf):
+            if isinstance(duration, bool) or not isinstance(duration, (int, float)):
+                raise ValueError(f"invalid duration {duration!r}; expected milliseconds or None")
+            if not math.isfinite(duration) or duration < 0:
+                raise ValueError(f"invalid duration {duration!r}; expected milliseconds of at least 0")
+            duration = float(duration)
+
+        event = _new_event(Event)
+        _set_time(event, time)
+        _set_app(event, self.app)
+        _set_visitor(event, visitor)
+        _set_kind(event, self.kind)
+        _set_session(event, self.session)
+        _set_roles(event, self.roles)
+        _set_name(event, self.name)
+        _set_step(event, self.step)
+        _set_outcome(event, self.outcome)
+        _set_status(event, status)
+        _set_duration(event, duration)
+        _set_detail(event, self.detail)
+        _set_detail_json(event, self.detail_json)
+        return event
+
     @property
     def moment(self) -> datetime.datetime:
         """The event time as an aware UTC datetime."""
         return datetime.datetime.fromtimestamp(self.time, datetime.timezone.utc)
 
+
+_new_event = object.__new__
 
 # The slots' own setters, which write a field of a frozen instance without object.__setattr__.
 (

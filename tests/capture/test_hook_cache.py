@@ -1,8 +1,10 @@
-"""Capture through the proxy while its caches are warm: a rule reload takes effect, and each anonymous request gets its own visitor."""
+"""Capture through the proxy while its caches are warm: a rule reload takes effect, each anonymous request gets its own visitor, concurrent requests keep their own fields."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections import Counter
 from pathlib import Path
 
 import aiohttp
@@ -33,7 +35,7 @@ apps:
 
 
 async def page(request: web.Request) -> web.Response:
-    return web.Response(text="ok")
+    return web.Response(text="ok", status=int(request.query.get("status", "200")))
 
 
 async def stored(proxy: Running) -> list[Event]:
@@ -84,3 +86,33 @@ async def test_capture_cache_new_visitors(tmp_path: Path, start_upstream: StartU
     assert len(set(cookies)) == 3
     assert len(set(visitors[:3])) == 3
     assert visitors[3:] == [visitors[0], visitors[0]]
+
+
+async def test_capture_concurrent_requests(tmp_path: Path, start_upstream: StartUpstream, start_proxy: StartProxy) -> None:
+    application = web.Application()
+    application.router.add_get("/page", page)
+    upstream = await start_upstream(application)
+    (tmp_path / "rules.yaml").write_text(RULES.format(workflow="fetch"), encoding="utf-8")
+    proxy = await start_proxy(config_text(upstream.url + "/"))
+    cookies = {"a": "A" * 32, "b": "B" * 32}
+
+    async def fetch(client: aiohttp.ClientSession, status: int) -> None:
+        async with client.get(f"/page?status={status}") as response:
+            assert response.status == status
+
+    async with (
+        aiohttp.ClientSession(proxy.url, cookies={"guidegate_vid": cookies["a"]}) as first,
+        aiohttp.ClientSession(proxy.url, cookies={"guidegate_vid": cookies["b"]}) as second,
+    ):
+        # Events of one step are copied from one template; each must keep its own visitor, status and outcome.
+        await asyncio.gather(*(fetch(client, status) for client in (first, second) for status in (200, 500) * 10))
+
+    events = await stored(proxy)
+
+    assert len(events) == 40
+    assert len({event.visitor for event in events}) == 2
+    assert Counter((event.outcome, event.status) for event in events) == {("success", 200): 20, ("failure", 500): 20}
+    assert Counter(event.visitor for event in events if event.status == 500) == Counter(
+        event.visitor for event in events if event.status == 200
+    )
+    assert all(event.duration is not None and event.duration >= 0 for event in events)

@@ -87,6 +87,52 @@ def test_event_rejects(changes: dict[str, Any], message: str) -> None:
     assert str(caught.value) == message
 
 
+TEMPLATE: dict[str, Any] = {**BASE, "roles": ("manager", "clerk"), "name": "raise-po", "step": "submit", "outcome": "success"}
+
+
+@pytest.mark.parametrize(
+    ("visit", "detail"),
+    [
+        pytest.param({"time": 1_700_000_100.5, "visitor": "v2", "status": 302, "duration": 12.5}, None, id="floats"),
+        pytest.param({"time": 1_700_000_100, "visitor": "v2", "status": None, "duration": 3}, None, id="ints-and-none"),
+        pytest.param({"time": 1_700_000_100.5, "visitor": "v2", "status": 200, "duration": None}, {"a": 1}, id="detail"),
+    ],
+)
+def test_for_visit_equals_constructor(visit: dict[str, Any], detail: dict[str, Any] | None) -> None:
+    template = Event(**TEMPLATE, status=200, duration=1.0, detail=detail)
+    copy = template.for_visit(**visit)
+    assert copy == Event(**{**TEMPLATE, **visit, "detail": detail})
+    assert copy.detail_json == template.detail_json
+    assert type(copy.time) is float
+    assert copy.duration is None or type(copy.duration) is float
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        pytest.param({"time": float("inf")}, "invalid event time inf; expected finite UTC epoch seconds", id="inf-time"),
+        pytest.param({"time": True}, "invalid event time True; expected finite UTC epoch seconds", id="bool-time"),
+        pytest.param({"visitor": ""}, "invalid event visitor ''; expected non-empty text", id="empty-visitor"),
+        pytest.param(
+            {"visitor": "v\n"},
+            "event visitor 'v\\n' contains a control character; expected printable text",
+            id="control-visitor",
+        ),
+        pytest.param({"status": "200"}, "invalid HTTP status '200'; expected an integer or None", id="text-status"),
+        pytest.param({"duration": True}, "invalid duration True; expected milliseconds or None", id="bool-duration"),
+        pytest.param(
+            {"duration": -0.5}, "invalid duration -0.5; expected milliseconds of at least 0", id="negative-duration"
+        ),
+    ],
+)
+def test_for_visit_rejects(changes: dict[str, Any], message: str) -> None:
+    template = Event(**TEMPLATE)
+    visit: dict[str, Any] = {"time": 1_700_000_100.5, "visitor": "v2", "status": 200, "duration": 1.0}
+    with pytest.raises(ValueError) as caught:
+        template.for_visit(**{**visit, **changes})
+    assert str(caught.value) == message
+
+
 @pytest.mark.parametrize(
     ("roles", "text"),
     [
