@@ -361,13 +361,18 @@ class Forwarder:
         self, exchange: Exchange, upstream: UpstreamResponse, transformer: ResponseTransformer, response: RelayedResponse
     ) -> web.StreamResponse:
         """Transform a body that has arrived whole and send it with its length in one write, rather than chunked."""
-        body = await upstream.read()
+        received = upstream.take_body()
         if exchange.response_observers:
-            body = bytes(body)  # observers search and slice bytes
+            body = b"".join(received)  # observers search and slice bytes
             for observer in exchange.response_observers:
                 observer.feed(body)
-        # One write: a second send of the bulk costs more than joining the pieces.
-        output = b"".join([*transform(transformer, body), transformer.finish()])
+            received = [body]
+        pieces: list[bytes | memoryview] = []
+        for piece in received:
+            pieces.extend(transform(transformer, piece))
+        pieces.append(transformer.finish())
+        # One write: a second send of the bulk costs more than joining the pieces once.
+        output = b"".join(pieces)
         response.content_length = length = len(output)
         try:
             await response.prepare(exchange.request)

@@ -44,6 +44,15 @@ class UpstreamResponse:
         """Return the next body bytes (all that arrived so far), b'' at the end; raise UpstreamError if the body broke off."""
         return await self._connection.read()
 
+    def take_body(self) -> list[bytes | memoryview]:
+        """Return the whole body as the pieces it arrived in, sparing the copy that joining them costs.
+
+        Call it only when `body_received` is True; `read()` then returns b''.
+        """
+        if not self._connection.complete:
+            raise RuntimeError("take_body() needs the whole body; check body_received first")
+        return self._connection.take_received()
+
     @property
     def body_pending(self) -> bool:
         """Whether the body is not complete and none of it has arrived yet."""

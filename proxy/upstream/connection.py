@@ -318,6 +318,17 @@ class UpstreamConnection(asyncio.Protocol):
             finally:
                 self._waiter = None
 
+    def take_received(self) -> list[bytes | memoryview]:
+        """Return the body pieces received and not yet read, as they arrived, without joining them."""
+        chunks = self._chunks
+        self._chunks = []
+        self._buffered = 0
+        if self._reading_paused and self.transport is not None:
+            self._reading_paused = False
+            self._last_activity = self._loop.time()
+            self.transport.resume_reading()
+        return chunks
+
     @property
     def buffered(self) -> int:
         """Body bytes received and not yet read."""
