@@ -216,11 +216,15 @@ def start_injection_targets(
         return []
     match, replacement = nginx_strings(splice)
     results.note(f"nginx sub_filter replaces `{splice.match.strip()}` with it followed by the snippet Guidegate inserted.")
+    # Both Guidegate arms are started here and see the same traffic. The core process also serves the
+    # core loads and the download in every repeat, so it would not be a like-for-like comparison.
     process, url = start_guidegate(group, "guidegate-inject-off", upstream, inject=False)
     passthrough = Target(GUIDEGATE_PASSTHROUGH, url, process)
+    process, url = start_guidegate(group, "guidegate-injected", upstream)
+    injected = Target(GUIDEGATE_INJECTED, url, process)
     process, url = start_nginx_sub_filter(group, upstream, match, replacement)
     sub_filter = Target(NGINX_SUB_FILTER, url, process)
-    targets = [passthrough, Target(GUIDEGATE_INJECTED, guidegate.url, guidegate.process), sub_filter]
+    targets = [passthrough, injected, sub_filter]
     check_pages(targets, fixtures, tuple(PAGE_SIZES), results)
     return targets
 
@@ -268,7 +272,8 @@ def method(settings: Settings) -> str:
         "The bare forwarder is `bench/floor.py`: aiohttp streaming with nothing else. "
         "nginx runs one worker with a default `proxy_pass` (HTTP/1.0 upstream, a new upstream connection per request, "
         "proxy buffering on). mitmproxy is mitmdump in reverse mode with `stream_large_bodies=1m`. "
-        "The injection section compares Guidegate with injection on and off and nginx `sub_filter` (one worker, "
+        "The injection section compares two Guidegate processes of its own, injection on and off, both started "
+        "with the configuration above and serving only that section's requests, and nginx `sub_filter` (one worker, "
         "default buffers, `Accept-Encoding` removed upstream, nginx's own gzip at its default level for clients that "
         "accept gzip), all requested as browser navigations."
     )
