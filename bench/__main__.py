@@ -272,8 +272,8 @@ def method(settings: Settings) -> str:
         "The bare forwarder is `bench/floor.py`: aiohttp streaming with nothing else. "
         "nginx runs one worker with a default `proxy_pass` (HTTP/1.0 upstream, a new upstream connection per request, "
         "proxy buffering on). mitmproxy is mitmdump in reverse mode with `stream_large_bodies=1m`. "
-        "The injection section compares two Guidegate processes of its own, injection on and off, both started "
-        "with the configuration above and serving only that section's requests, and nginx `sub_filter` (one worker, "
+        "The injection section compares two Guidegate processes of its own, injection on and off. Both are started "
+        "with the configuration above and serve only that section's requests. The third target is nginx `sub_filter` (one worker, "
         "default buffers, `Accept-Encoding` removed upstream, nginx's own gzip at its default level for clients that "
         "accept gzip), all requested as browser navigations."
     )

@@ -182,7 +182,7 @@ def render(
         f"| {', '.join(f'{value:+.3f}' for value in added)} | {verdict} |",
         "",
         f"**{FIRST_VISITS.capitalize()}.** The same runs without a `Cookie` header, so every request comes from a new "
-        "visitor: capture on mints a visitor cookie and sends it in a `Set-Cookie` header with each response, and each "
+        "visitor. Capture on mints a visitor cookie and sends it in a `Set-Cookie` header with each response. Each "
         "event has a visitor id of its own.",
         "",
         *_table(figures[FIRST_VISITS]),
@@ -191,15 +191,16 @@ def render(
         f"capture on {events[CAPTURE_ON]:,} rows for {requests[CAPTURE_ON]:,} measured requests (plus the 1 s warm-up), "
         f"capture idle {events[CAPTURE_OFF]:,} rows for {requests[CAPTURE_OFF]:,} requests.",
         "",
-        "At full load the one Guidegate worker is CPU-bound (CPU µs/req times req/s in the 2 KiB table of BENCHMARKS.md "
-        "is about one core), so latency is mostly time spent queued: "
-        "the CPU that capture spends per request lowers req/s, and p50 and p99 grow with the queue. "
+        "At full load the one Guidegate worker is CPU-bound: CPU µs/req times req/s in the 2 KiB table of BENCHMARKS.md "
+        "is about one core. So latency is mostly time spent queued. "
+        "The CPU that capture spends per request lowers req/s, and p50 and p99 grow with the queue. "
         f"With returning visitors capture on served {statistics.median(on['rps']) / statistics.median(off['rps']):.0%} "
-        f"of the idle req/s here, and its process used {statistics.median(on['cpu_us']) - statistics.median(off['cpu_us']):.0f} "
+        "of the idle req/s here. "
+        f"Its process used {statistics.median(on['cpu_us']) - statistics.median(off['cpu_us']):.0f} "
         "CPU µs more per request, "
-        f"{statistics.median(on['loop_cpu_us']) - statistics.median(off['loop_cpu_us']):.0f} of them in the event loop thread "
-        "(CPU µs/req is the Guidegate process's user and system time, all threads, over the requests wrk completed. "
-        "The event loop thread is the process's main thread. The others include the SQLite writer's).",
+        f"{statistics.median(on['loop_cpu_us']) - statistics.median(off['loop_cpu_us']):.0f} of them in the event loop thread. "
+        "CPU µs/req is the Guidegate process's user and system time, all threads, over the requests wrk completed. "
+        "The event loop thread is the process's main thread. The other threads include the SQLite writer.",
     ]
     return "\n".join(lines) + "\n"
 

@@ -56,11 +56,11 @@ def run(main: Coroutine[Any, Any, None], choice: LoopChoice) -> None:
 def allow_vectored_writes() -> None:
     """Let aiohttp hand a response head and body to the transport as separate buffers.
 
-    Before Python 3.12.9, aiohttp joins them into one bytes object first (a copy of the whole body
-    piece): asyncio's own transport gains nothing from writelines() there, and its writelines()
-    in 3.12.0 to 3.12.8 and 3.13.0 to 3.13.1 has a known flaw (CVE-2024-12254). uvloop's transport
-    passes the buffers to libuv, which sends them with one writev(), so the join is skipped. Call
-    it only when the server runs on uvloop.
+    Before Python 3.12.9, aiohttp joins them into one bytes object first, a copy of the whole body
+    piece. asyncio's own transport gains nothing from writelines() there, and its writelines() in
+    3.12.0 to 3.12.8 and 3.13.0 to 3.13.1 has a known flaw (CVE-2024-12254). uvloop's transport
+    passes the buffers to libuv, which sends them with one writev(), so the join can be skipped.
+    Call it only when the server runs on uvloop.
     """
     from aiohttp import http_writer
 

@@ -117,8 +117,7 @@ class Event:
         # Each check starts with a shortcut for the common value (a float, an id seen before), whose
         # result is the same as the full check's.
         if type(time) is not float or not -math.inf < time < math.inf:
-            if isinstance(time, bool) or not isinstance(time, (int, float)) or not math.isfinite(time):
-                raise ValueError(f"invalid event time {time!r}; expected finite UTC epoch seconds")
+            time = _checked_time(time)
         if type(app) is not str or app not in _CHECKED_IDS:
             _check_known_id("app", app, required=True)
         _check_id("visitor", visitor, required=True)
@@ -133,20 +132,16 @@ class Event:
         if outcome is not None and (type(outcome) is not str or outcome not in _CHECKED_OUTCOMES):
             if not _matches_known(OUTCOME_PATTERN, outcome, _CHECKED_OUTCOMES):
                 raise ValueError(f"invalid outcome {outcome!r}; expected lower-case letters, digits and '_'")
-        if status is not None and type(status) is not int and (isinstance(status, bool) or not isinstance(status, int)):
-            raise ValueError(f"invalid HTTP status {status!r}; expected an integer or None")
+        if status is not None and type(status) is not int:
+            _check_status(status)
         if duration is not None and (type(duration) is not float or not 0.0 <= duration < math.inf):
-            if isinstance(duration, bool) or not isinstance(duration, (int, float)):
-                raise ValueError(f"invalid duration {duration!r}; expected milliseconds or None")
-            if not math.isfinite(duration) or duration < 0:
-                raise ValueError(f"invalid duration {duration!r}; expected milliseconds of at least 0")
-            duration = float(duration)
+            duration = _checked_duration(duration)
         normalised_roles = _NORMALISED_ROLES.get(roles) if type(roles) is frozenset else None
         if normalised_roles is None:
             normalised_roles = _normalise_roles(roles)
         detail_json = _encode_detail(detail) if detail is not None else None
 
-        _set_time(self, float(time))
+        _set_time(self, time)
         _set_app(self, app)
         _set_visitor(self, visitor)
         _set_kind(self, kind)
@@ -168,18 +163,12 @@ class Event:
         builds one event per captured request, most of which differ from an earlier one only here.
         """
         if type(time) is not float or not -math.inf < time < math.inf:
-            if isinstance(time, bool) or not isinstance(time, (int, float)) or not math.isfinite(time):
-                raise ValueError(f"invalid event time {time!r}; expected finite UTC epoch seconds")
-            time = float(time)
+            time = _checked_time(time)
         _check_id("visitor", visitor, required=True)
-        if status is not None and type(status) is not int and (isinstance(status, bool) or not isinstance(status, int)):
-            raise ValueError(f"invalid HTTP status {status!r}; expected an integer or None")
+        if status is not None and type(status) is not int:
+            _check_status(status)
         if duration is not None and (type(duration) is not float or not 0.0 <= duration < math.inf):
-            if isinstance(duration, bool) or not isinstance(duration, (int, float)):
-                raise ValueError(f"invalid duration {duration!r}; expected milliseconds or None")
-            if not math.isfinite(duration) or duration < 0:
-                raise ValueError(f"invalid duration {duration!r}; expected milliseconds of at least 0")
-            duration = float(duration)
+            duration = _checked_duration(duration)
 
         event = _new_event(Event)
         _set_time(event, time)
@@ -238,6 +227,28 @@ _new_event = object.__new__
         "detail_json",
     )
 )
+
+
+def _checked_time(time: object) -> float:
+    """Return `time` as a float; raise ValueError unless it is a finite number."""
+    if isinstance(time, bool) or not isinstance(time, (int, float)) or not math.isfinite(time):
+        raise ValueError(f"invalid event time {time!r}; expected finite UTC epoch seconds")
+    return float(time)
+
+
+def _check_status(status: object) -> None:
+    """Raise ValueError unless `status` is an integer; a bool is not one."""
+    if isinstance(status, bool) or not isinstance(status, int):
+        raise ValueError(f"invalid HTTP status {status!r}; expected an integer or None")
+
+
+def _checked_duration(duration: object) -> float:
+    """Return `duration` as a float; raise ValueError unless it is a finite number of at least 0."""
+    if isinstance(duration, bool) or not isinstance(duration, (int, float)):
+        raise ValueError(f"invalid duration {duration!r}; expected milliseconds or None")
+    if not math.isfinite(duration) or duration < 0:
+        raise ValueError(f"invalid duration {duration!r}; expected milliseconds of at least 0")
+    return float(duration)
 
 
 def _check_id(label: str, value: object, *, required: bool = False) -> None:

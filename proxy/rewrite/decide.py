@@ -115,7 +115,7 @@ _DECISIONS_KEPT = 512
 
 
 class DecisionCache:
-    """Remembers `decide` verdicts for one app's configuration and runtime location.
+    """A cache of `decide` verdicts for one app's configuration and runtime location.
 
     An app sends the same few heads over and over (text/html with one charset, no CSP), and the
     decision is a pure function of the header values in the key, so it is looked up rather than

@@ -121,13 +121,9 @@ class DocumentRewriter:
             return chunk
         if self._mode == "ended" or not chunk:
             return b""
-        if self._try_quick:
-            self._try_quick = False
-            offset = self._quick(chunk)
-            if offset is not None:
-                if self._quick_outcome != "injected":
-                    return chunk
-                return b"".join((chunk[:offset], self._quick_snippet, chunk[offset:]))
+        pieces = self.feed_view(chunk)
+        if pieces is not None:
+            return b"".join(pieces)
         if self._raw is not None:
             self._raw.append(chunk)
         out: list[bytes] = []
@@ -190,7 +186,7 @@ class DocumentRewriter:
     def _quick(self, chunk: bytes) -> int | None:
         """Place the snippet in an ordinary first chunk; return its offset, or None to leave the chunk to the splicer.
 
-        After a placement the rest of the body passes unchanged; `_quick_snippet` holds the tag.
+        After a placement the rest of the body passes unchanged, and `_quick_snippet` is the tag inserted.
         """
         decision = self._decision
         try:

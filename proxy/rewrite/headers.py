@@ -110,20 +110,21 @@ def adjust_response_headers(
     other fields stay as they are. With `in_place`, a CIMultiDict `upstream` is changed and
     returned rather than copied, except in the rare cases that the general loop handles.
     """
+    result: CIMultiDict[str]
     if isinstance(upstream, (CIMultiDict, CIMultiDictProxy)) and _fast_case(upstream, csp_values):
         result = upstream if in_place and isinstance(upstream, CIMultiDict) else upstream.copy()
-        _adjust_fields(result, content_encoding=content_encoding, negotiated=negotiated)
-        return result
-    result: CIMultiDict[str] = CIMultiDict()
-    for name, value in upstream.items():
-        lowered = name.lower()
-        if lowered in _REMOVED_LOWER or lowered == "content-encoding":
-            continue
-        if lowered == "content-security-policy" and csp_values is not None:
-            continue
-        if lowered == "etag":
-            name, value = "ETag", mark_etag(value)  # the marked tag is Guidegate's field, in its spelling
-        result.add(name, value)
+        _strip_fields(result)
+    else:
+        result = CIMultiDict()
+        for name, value in upstream.items():
+            lowered = name.lower()
+            if lowered in _REMOVED_LOWER or lowered == "content-encoding":
+                continue
+            if lowered == "content-security-policy" and csp_values is not None:
+                continue
+            if lowered == "etag":
+                name, value = "ETag", _marked_etag(value)  # the marked tag is Guidegate's field, in its spelling
+            result.add(name, value)
     if content_encoding != "identity":
         result["Content-Encoding"] = content_encoding
     if negotiated:
@@ -137,14 +138,15 @@ def adjust_response_headers(
 
 
 def _fast_case(upstream: CIMultiDict[str] | CIMultiDictProxy[str], csp_values: Sequence[str] | None) -> bool:
-    """Tell whether _adjust_fields gives the general loop's result: no new CSP values and at most one ETag."""
+    """Tell whether _strip_fields gives the field-by-field loop's result: no new CSP values and at most one ETag."""
     return csp_values is None and len(upstream.getall("ETag", ())) <= 1
 
 
-def _adjust_fields(result: CIMultiDict[str], *, content_encoding: str, negotiated: bool) -> None:
-    """Apply adjust_response_headers to `result` in place, removing a few fields rather than rebuilding all.
+def _strip_fields(result: CIMultiDict[str]) -> None:
+    """Remove the length, range, digest and coding fields from `result` and mark its ETag, in place.
 
-    Order is kept: a single ETag is replaced in place.
+    Deleting a few fields costs a fraction of rebuilding all of them. Order is kept: a single
+    ETag is replaced in place.
     """
     for name in _REMOVED_FIELDS:
         if name in result:
@@ -152,13 +154,6 @@ def _adjust_fields(result: CIMultiDict[str], *, content_encoding: str, negotiate
     etag = result.get("ETag")
     if etag is not None:
         result["ETag"] = _marked_etag(etag)
-    if content_encoding != "identity":
-        result["Content-Encoding"] = content_encoding
-    if negotiated:
-        vary = vary_with(result.getall("Vary", []), "Accept-Encoding")
-        if vary is not None:
-            result.popall("Vary", None)
-            result["Vary"] = vary
 
 
 _MARKED_KEPT = 1024

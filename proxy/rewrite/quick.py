@@ -24,7 +24,7 @@ _SPACE_THEN_START_TAG = re.compile(rb"[\t\n\f\r ]*+(?=<[A-Za-z])")
 
 @dataclass(frozen=True, slots=True)
 class QuickPoint:
-    """Where the snippet goes: `offset` into the document, `placement` "head" or "after_meta".
+    """The insertion point: `offset` into the document, `placement` "head" or "after_meta".
 
     `recheck_prescan` is True when the insertion lands inside the first 1024 bytes of a document
     whose charset nothing declares. The caller must then check, with the snippet in place, that
@@ -43,7 +43,7 @@ _FINGERPRINT_BYTES = 64
 
 _known: dict[tuple[bytes, str | None], list[tuple[bytes, QuickPoint]]] = {}
 """Points found within the first 1024 bytes, by the first 64 bytes and the header charset, each with
-the 1024 bytes it holds for. Pages of one template start alike, so most documents are placed by a
+the 1024 bytes it applies to. Pages of one template start alike, so most documents are placed by a
 lookup and one comparison."""
 _known_count = 0
 

@@ -302,11 +302,7 @@ class UpstreamConnection(asyncio.Protocol):
             if chunks:
                 data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
                 self._chunks = []
-                self._buffered = 0
-                if self._reading_paused and self.transport is not None:
-                    self._reading_paused = False
-                    self._last_activity = self._loop.time()
-                    self.transport.resume_reading()
+                self._resume_reading()
                 return data
             if self._error is not None:
                 raise self._error
@@ -322,12 +318,16 @@ class UpstreamConnection(asyncio.Protocol):
         """Return the body pieces received and not yet read, as they arrived, without joining them."""
         chunks = self._chunks
         self._chunks = []
+        self._resume_reading()
+        return chunks
+
+    def _resume_reading(self) -> None:
+        """Mark the buffered body as taken and resume reading if HIGH_WATER paused it."""
         self._buffered = 0
         if self._reading_paused and self.transport is not None:
             self._reading_paused = False
             self._last_activity = self._loop.time()
             self.transport.resume_reading()
-        return chunks
 
     @property
     def buffered(self) -> int:
