@@ -1,0 +1,55 @@
+"""Sending a response head and a whole body of several pieces in one vectored write."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from aiohttp import http_writer
+from aiohttp.abc import AbstractStreamWriter
+
+logger = logging.getLogger(__name__)
+
+DRAIN_ABOVE = 0x10000
+"""Bytes in the transport's buffer above which the sender waits for it to drain, as aiohttp's own write() does."""
+
+
+def can_send_with_head(writer: AbstractStreamWriter) -> bool:
+    """Return whether `writer` has the response head buffered, unsent, and writes plain, unchunked bytes.
+
+    aiohttp's StreamWriter keeps the head of a prepared response in a buffer and sends it with the
+    first body write. Its write() takes one buffer, so a body in pieces would have to be joined, a
+    copy of the whole body. When this returns True, `send_with_head` hands the head and the pieces
+    to the transport together instead. The attributes read here are private to aiohttp's StreamWriter
+    (as of aiohttp 3.14). With another writer, or an aiohttp without them, this returns False and the
+    caller joins the pieces.
+    """
+    if type(writer) is not http_writer.StreamWriter:
+        return False
+    return (
+        getattr(writer, "_headers_buf", None) is not None
+        and getattr(writer, "_headers_written", True) is False
+        and getattr(writer, "_compress", True) is None
+        and not writer.chunked
+    )
+
+
+async def send_with_head(writer: AbstractStreamWriter, pieces: Sequence[bytes | memoryview], length: int) -> None:
+    """Write the buffered head and `pieces` (`length` bytes in all) in one call of the transport's writelines.
+
+    Call only when `can_send_with_head(writer)` is True. On uvloop the transport passes the buffers
+    to one writev(); elsewhere aiohttp's `_writelines` joins them, as write() would have. Waits for
+    the transport to drain when its buffer grew past DRAIN_ABOVE, so a slow client delays this
+    response rather than filling memory.
+    """
+    assert isinstance(writer, http_writer.StreamWriter)
+    head = writer._headers_buf
+    assert head is not None
+    writer._headers_buf = None
+    writer._headers_written = True
+    if writer.length is not None:
+        writer.length = max(writer.length - length, 0)
+    writer._writelines((head, *pieces))
+    if writer.buffer_size > DRAIN_ABOVE:
+        writer.buffer_size = 0
+        await writer.drain()
