@@ -24,10 +24,12 @@ from proxy.server import serve
 
 logger = logging.getLogger(__name__)
 
-DEMO_RULES = Path(__file__).resolve().parents[2] / "rules" / "demo"
-"""The demo's rule files in a source checkout; `guidegate demo` watches them, so edits apply while it runs."""
-# NOTE: like the runtime in injectables/, the rules sit beside the package, so only a source
-# checkout or an editable install (`make venv`) finds them.
+DEMO_RULES = (Path(__file__).parents[1] / "bundled" / "demo-rules").resolve()
+"""The demo's rule files; `guidegate demo` watches them, so edits apply while it runs.
+
+In a source checkout proxy/bundled/demo-rules is a link to rules/demo, which this resolves to. An
+installed wheel carries a copy of the files there instead.
+"""
 
 APP_NAME = "demo"
 PREFIX = "/__guidegate/"

@@ -16,10 +16,12 @@ from proxy import __version__
 
 logger = logging.getLogger(__name__)
 
-INJECTABLES = Path(__file__).resolve().parents[2] / "injectables"
-"""Folder of the browser runtime in a source checkout: plain JavaScript and CSS, served as written."""
-# NOTE: the folder sits beside the package, so only a source checkout or an editable install finds
-# it. A wheel needs it added as package data before it can serve the runtime.
+INJECTABLES = (Path(__file__).parents[1] / "bundled" / "injectables").resolve()
+"""Folder of the browser runtime: plain JavaScript and CSS, served as written.
+
+In a source checkout proxy/bundled/injectables is a link to injectables/, which this resolves to.
+An installed wheel carries a copy of the files there instead.
+"""
 
 ASSET_TYPES = {
     "guidegate.js": "text/javascript; charset=utf-8",
