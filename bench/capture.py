@@ -28,7 +28,10 @@ MAX_P99_ADDED_MS = 1.0
 RETURNING = "returning visitors"
 FIRST_VISITS = "first visits"
 TRAFFIC = (RETURNING, FIRST_VISITS)
-"""Kinds of traffic: requests with the visitor cookie a first response set, and requests without any cookie."""
+"""Kinds of traffic at full load: requests with the visitor cookie a first response set, and requests without any cookie."""
+PACED = "returning visitors, paced"
+PACED_SHARE = 0.3
+"""The paced runs offer both processes this share of the req/s that capture idle served at full load in the same repeat."""
 
 Figures = dict[str, dict[str, dict[str, list[float]]]]
 """Measured values by traffic, then target, then figure (rps, p50_ms, p99_ms, cpu_us), one value per repeat."""
@@ -91,7 +94,7 @@ def run_capture(settings: Settings, workdir: Path, command: str) -> str:
     """Measure capture on and idle in interleaved repeats; return the Markdown section with the figures."""
     fixtures: Fixtures = write_fixtures(workdir / "files", 1024 * 1024)
     path = fixtures.body_path(CASE)
-    figures: Figures = {traffic: {CAPTURE_ON: {}, CAPTURE_OFF: {}} for traffic in TRAFFIC}
+    figures: Figures = {traffic: {CAPTURE_ON: {}, CAPTURE_OFF: {}} for traffic in (*TRAFFIC, PACED)}
     requests: dict[str, int] = {CAPTURE_ON: 0, CAPTURE_OFF: 0}
     with ProcessGroup(workdir) as group:
         upstream = start_upstream(group, fixtures, settings.slow_delay)
@@ -106,15 +109,20 @@ def run_capture(settings: Settings, workdir: Path, command: str) -> str:
                     max_requests=MAX_REQUESTS_PER_SECOND, headers=[f"Cookie: {cookies[target.name]}"])
         for repeat in range(settings.repeats):
             print(f"bench: capture repeat {repeat + 1} of {settings.repeats}", file=sys.stderr)
-            for traffic in TRAFFIC:
+            for traffic in (*TRAFFIC, PACED):
+                pause_ms = 0
+                if traffic == PACED:
+                    idle_rps = figures[RETURNING][CAPTURE_OFF]["rps"][-1]
+                    pause_ms = max(1, round(settings.connections * 1000 / (PACED_SHARE * idle_rps)))
                 for target in rotated(targets, repeat):
-                    headers = [f"Cookie: {cookies[target.name]}"] if traffic == RETURNING else []
+                    headers = [] if traffic == FIRST_VISITS else [f"Cookie: {cookies[target.name]}"]
                     bound = int(MAX_REQUESTS_PER_SECOND * settings.seconds)
                     meter = Meter(target.process)
                     meter.start()
                     loop_started = main_thread_cpu_seconds(target.process.pid)
                     result = run_wrk(target.url + path, workdir, seconds=settings.seconds,
-                                     connections=settings.connections, max_requests=bound, headers=headers)
+                                     connections=settings.connections, max_requests=bound, headers=headers,
+                                     pause_ms=pause_ms)
                     loop_seconds = main_thread_cpu_seconds(target.process.pid) - loop_started
                     usage = meter.stop()
                     if result.requests >= 0.95 * bound:
@@ -128,6 +136,7 @@ def run_capture(settings: Settings, workdir: Path, command: str) -> str:
                     values.setdefault("p99_ms", []).append(result.p99_ms)
                     values.setdefault("cpu_us", []).append(usage.cpu_seconds * 1e6 / max(result.requests, 1))
                     values.setdefault("loop_cpu_us", []).append(loop_seconds * 1e6 / max(result.requests, 1))
+                    values.setdefault("pause_ms", []).append(pause_ms)
                     logger.info("capture %s, %s: %.0f req/s, p50 %.2f ms, p99 %.2f ms, %.0f CPU µs/req", target.name, traffic,
                                 result.requests_per_second, result.p50_ms, result.p99_ms, values["cpu_us"][-1])
         # Stopping Guidegate flushes the event writer, so the row count covers every request it captured.
@@ -156,6 +165,7 @@ def render(
     added = [first - second for first, second in zip(on["p99_ms"], off["p99_ms"])]
     median_added = statistics.median(on["p99_ms"]) - statistics.median(off["p99_ms"])
     verdict = "PASS" if median_added <= MAX_P99_ADDED_MS else "MISS"
+    paced_added = statistics.median(figures[PACED][CAPTURE_ON]["p99_ms"]) - statistics.median(figures[PACED][CAPTURE_OFF]["p99_ms"])
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         "# Benchmark: workflow capture on vs idle",
@@ -186,6 +196,19 @@ def render(
         "event has a visitor id of its own.",
         "",
         *_table(figures[FIRST_VISITS]),
+        "",
+        f"**{PACED.capitalize()}.** The returning-visitor requests again, but each wrk connection pauses after every "
+        "response, as a person reading a page would, so both processes get the same offered load whatever their "
+        "speed. Each pause is drawn at random from an exponential distribution, so requests arrive spread out rather "
+        f"than in bursts. The mean pause is set for {PACED_SHARE:.0%} of the req/s that capture idle served at full "
+        f"load in the same repeat (per repeat: {', '.join(f'{value:g} ms' for value in figures[PACED][CAPTURE_ON]['pause_ms'])} "
+        f"on {settings.connections} connections). The target above is judged at full load. This table shows what "
+        "capture adds below saturation, where fewer requests wait behind others.",
+        "",
+        *_table(figures[PACED]),
+        "",
+        f"At the same offered load capture on added {paced_added:+.3f} ms at p99 "
+        f"(per repeat: {', '.join(f'{first - second:+.3f}' for first, second in zip(figures[PACED][CAPTURE_ON]['p99_ms'], figures[PACED][CAPTURE_OFF]['p99_ms']))}).",
         "",
         f"Events in the SQLite store after the run (counted with `SELECT count(*) FROM events` once Guidegate stopped): "
         f"capture on {events[CAPTURE_ON]:,} rows for {requests[CAPTURE_ON]:,} measured requests (plus the 1 s warm-up), "

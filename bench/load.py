@@ -39,6 +39,24 @@ function request()
 end
 """
 
+_PACED_SCRIPT = _WRK_SCRIPT + """\
+local pause = 0
+local bounded_init = init
+function init(args)
+    bounded_init(args)
+    pause = tonumber(args[2])
+    math.randomseed(1)
+end
+function delay()
+    return pause * -math.log(1 - math.random())
+end
+"""
+"""The bounded script plus a random pause before each request on a connection.
+
+Each pause is drawn from an exponential distribution whose mean in milliseconds is the second
+argument. Equal pauses would keep the connections in step, so their requests would arrive in bursts.
+"""
+
 _TIME_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
 _SIZE_UNITS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
 _TIME = r"([\d.]+)(us|ms|s|m|h)"
@@ -82,11 +100,17 @@ def run_wrk(
     connections: int,
     max_requests: int,
     headers: Sequence[str] = (),
+    pause_ms: int = 0,
 ) -> WrkResult:
-    """Load `url` with one wrk thread for `seconds`, sending `max_requests` requests at most."""
-    script = workdir / "bounded.lua"
+    """Load `url` with one wrk thread for `seconds`, sending `max_requests` requests at most.
+
+    With `pause_ms`, each connection waits a random time, `pause_ms` on average, after a response
+    before its next request, as a user reading a page would. The offered load is then at most
+    connections * 1000 / pause_ms requests per second, whatever the server's speed.
+    """
+    script = workdir / ("paced.lua" if pause_ms else "bounded.lua")
     if not script.exists():
-        script.write_text(_WRK_SCRIPT, encoding="utf-8")
+        script.write_text(_PACED_SCRIPT if pause_ms else _WRK_SCRIPT, encoding="utf-8")
     command = [
         tool_path(WRK), "--threads", "1", "--connections", str(connections), "--duration", f"{max(1, round(seconds))}s",
         "--timeout", "5s", "--latency", "--script", str(script),
@@ -94,6 +118,8 @@ def run_wrk(
     for header in headers:
         command += ["--header", header]
     command += [url, "--", str(max_requests)]
+    if pause_ms:
+        command.append(str(pause_ms))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     completed = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=False)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import http.server
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
 
 from bench.__main__ import main
 from bench.injection import Splice, find_splice
-from bench.load import WrkResult, parse_wrk
+from bench.load import WrkResult, parse_wrk, run_wrk
 from bench.profile import Hotspot, Profile, compare, parse_collapsed
 
 WRK_OUTPUT = """\
@@ -93,3 +95,34 @@ def test_quick_download_run(tmp_path: Path) -> None:
     for target in ("| direct |", "| Guidegate |", "| bare forwarder |", "| nginx |"):
         assert target in text
     assert "| 64 MiB download: Guidegate RSS growth | < 5 MB |" in text
+
+
+@pytest.mark.skipif(not shutil.which("wrk"), reason="needs the Debian package wrk")
+def test_paced_wrk_bounds_rate(tmp_path: Path) -> None:
+    """With a mean pause of 100 ms, 2 connections send about 20 requests a second, far below what the server takes."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _OkHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/"
+        result = run_wrk(url, tmp_path, seconds=2, connections=2, max_requests=100_000, pause_ms=100)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.errors == 0
+    # About 40 requests are expected; the bounds leave room for the randomness of the pauses.
+    assert 10 <= result.requests <= 100
+    assert (tmp_path / "paced.lua").is_file()
+
+
+class _OkHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the signature http.server defines
+        """Keep the test output free of request lines."""
