@@ -330,11 +330,6 @@ async def test_csp_none_skipped(stage: Stage, context: BrowserContext) -> None:
     assert await stage.injection_counts() == (0, {"csp_blocks": 1})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the splicer only evaluates <meta> policies that precede the tag, but a <meta> policy later in the "
-    "head still blocks the runtime's config fetch and stylesheet, so the runtime loads and cannot work",
-)
 async def test_meta_csp_after_tag(stage: Stage, context: BrowserContext) -> None:
     proxied = await visit(context, stage.proxy + "/csp/meta-none.html")
     seen = (await snapshots(proxied.page, runtime=False))["/csp/meta-none.html"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from proxy.rewrite import tokens
 from proxy.rewrite.charset import PRESCAN_BYTES, PrescanResult, bom_encoding, looks_like_utf16, prescan
-from proxy.rewrite.snippet import is_runtime_tag
+from proxy.rewrite.snippet import RUNTIME_MARKER, is_runtime_tag
 
 _KEPT_STARTS = 256
 """Document starts whose insertion point is remembered; past this many the memory starts over."""
@@ -48,6 +48,13 @@ lookup and one comparison."""
 _known_count = 0
 
 
+_HEAD_ENDS = (b"</head", b"<body", b"</HEAD", b"<BODY")
+"""Text at which the head ends at the latest, unless it sits in a comment or raw text; other spellings go to the Splicer."""
+
+_HEAD_STOPPERS = (b"content-security-policy", RUNTIME_MARKER.encode("ascii"))
+"""Lower-cased text that leaves the head to the Splicer: a <meta> policy or a runtime tag may follow the point."""
+
+
 def quick_point(data: bytes, *, encoding: str | None, lookahead: int) -> QuickPoint | None:
     """Return the Splicer's insertion point for an HTML (not XHTML) document whose first chunk is `data`.
 
@@ -75,6 +82,29 @@ def quick_point(data: bytes, *, encoding: str | None, lookahead: int) -> QuickPo
         _known.setdefault(key, []).append((data[:PRESCAN_BYTES], found))
         _known_count += 1
     return found
+
+
+def _head_end(data: bytes, offset: int, limit: int) -> int | None:
+    """Return where the head visibly ends within `data[:limit]`, if nothing after `offset` in it names a policy or the runtime.
+
+    The Splicer inserts the snippet only once the head has ended, applying every <meta> policy in
+    it, and skips a page whose head already loads the runtime. The end found here is the first `</head` or
+    `<body`. The Splicer's end lies there or earlier (at an implied end), unless that text sits in a
+    comment or raw text.
+    NOTE: in that case a policy between that false end and the real one is missed, as it was before
+    policies after the point were applied.
+    """
+    end = -1
+    for marker in _HEAD_ENDS:
+        found = data.find(marker, offset, limit)
+        if found >= 0:
+            end = limit = found
+    if end < 0:
+        return None
+    head = data[offset:end].lower()
+    if any(stopper in head for stopper in _HEAD_STOPPERS):
+        return None
+    return end
 
 
 def _find(data: bytes, encoding: str | None, lookahead: int) -> QuickPoint | None:
@@ -108,8 +138,12 @@ def _find(data: bytes, encoding: str | None, lookahead: int) -> QuickPoint | Non
     following = _next_start_tag(data, offset, limit)
     if following is None or (following[0] == b"script" and is_runtime_tag(following[1])):
         return None
+    # The Splicer places the snippet once the head has ended, with every policy of the head known.
+    end = _head_end(data, offset, limit)
+    if end is None:
+        return None
     recheck = encoding is None and found is None and offset < PRESCAN_BYTES
-    return QuickPoint(offset, placement, recheck, following[2])
+    return QuickPoint(offset, placement, recheck, max(following[2], end + len(_HEAD_ENDS[0])))
 
 
 def prescan_unchanged(data: bytes, offset: int, snippet: bytes) -> bool:

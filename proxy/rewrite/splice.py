@@ -45,6 +45,14 @@ class _Phase(enum.Enum):
 _DOCUMENT_TAGS = frozenset({b"html", b"head", b"body", b"frameset", b"title", b"meta"})
 """First elements that mark a whole document rather than a fragment fetched by script."""
 
+_HEAD_CONTENT = frozenset(
+    {b"base", b"basefont", b"bgsound", b"link", b"meta", b"noframes", b"noscript", b"script", b"style", b"template", b"title", b"head", b"html"}
+)
+"""Start tags the HTML parser keeps in the head (or ignores there); any other start tag ends the head."""
+
+_HEAD_ENDING_END_TAGS = frozenset({b"head", b"body", b"html", b"br"})
+"""End tags that end the head in the HTML parser; it ignores other end tags there."""
+
 
 class Splicer(Scanner):
     """Insert a snippet once into a document fed chunk by chunk, passing every other byte unchanged.
@@ -54,7 +62,9 @@ class Splicer(Scanner):
     pushes it out of that window. Without <head> it goes after <html>, else before the first
     element or text (which puts it into the head the parser implies); in XHTML it always goes
     inside the root element. Bytes are released as soon as they are known to come before the
-    insertion point. At most `lookahead` bytes, plus the chunk being scanned, are held back.
+    insertion point. The rest is held until the head ends, because a <meta> Content-Security-Policy
+    anywhere in the head applies to the runtime's requests too. At most `lookahead` bytes, plus
+    the chunk being scanned, are held back.
 
     `snippet` is the tag itself or a SnippetFactory. `sniff` skips documents that start like a
     fragment (use it when the request did not state its destination). `encoding` is the
@@ -100,6 +110,8 @@ class Splicer(Scanner):
         self._last_start_tag = -1
         self._prolog_tried = False
         self._meta_policies: list[tuple[int, str]] = []
+        self._head_end: int | None = None
+        """Document offset where the head ends (explicitly or as the parser implies), once seen."""
 
     # Feeding
 
@@ -215,6 +227,8 @@ class Splicer(Scanner):
             target = self._after_meta
         if self._last_start_tag < target and self._position < target + NEXT_TAG_WINDOW:
             return None
+        if self._head_end is None:
+            return None
         return target
 
     def _settle(self, *, exhausted: bool) -> None:
@@ -267,6 +281,9 @@ class Splicer(Scanner):
         self._point = offset
         self.placement = placement
         self._phase = _Phase.FOUND
+        if placement == "after_root":
+            # An XHTML root without a <head> child: the document has no head, so no <meta> policy applies.
+            self._end_head(offset)
 
     def _insert(self, target: int) -> None:
         if target != self._point:
@@ -279,9 +296,11 @@ class Splicer(Scanner):
             # so a '<' found by byte scanning might not be a '<' for the browser.
             self._skip("iso2022jp")
             return
-        # NOTE: a <meta> policy after the tag does not block the tag, but it still blocks the runtime's
-        # config fetch and stylesheet if it forbids them; such a page gets a runtime that cannot work.
-        policies = [content for end, content in self._meta_policies if end <= target]
+        # Every policy of the head counts: one after the tag does not block the tag, but it blocks the
+        # runtime's requests. The head's end is unknown only when the look-ahead ran out first.
+        # NOTE: a policy in a head longer than the look-ahead is then missed.
+        head_end = self._head_end
+        policies = [content for end, content in self._meta_policies if head_end is None or end <= head_end]
         try:
             snippet = self._snippet if isinstance(self._snippet, bytes) else self._snippet(policies)
         except SkipInjection as skip:
@@ -319,12 +338,22 @@ class Splicer(Scanner):
     def _stopped(self) -> bool:
         return self._phase is _Phase.DONE
 
+    def _end_head(self, offset: int) -> None:
+        """Note that the head ends at `offset`, unless it ended before or the token is template content."""
+        if self._head_end is None and self._template_depth == 0:
+            self._head_end = offset
+
     def _on_text(self, start: int, end: int) -> None:
-        if self._phase not in (_Phase.PROLOG, _Phase.AFTER_ROOT):
+        if self._phase not in (_Phase.PROLOG, _Phase.AFTER_ROOT, _Phase.FOUND):
             return
         text = self._token_bytes(start, end)
         content = text.lstrip(WHITESPACE)
         if not content:
+            return
+        if not self._xml:
+            # Text other than whitespace ends the head the parser is in or implies.
+            self._end_head(start + len(text) - len(content))
+        if self._phase is _Phase.FOUND:
             return
         if self._phase is _Phase.AFTER_ROOT:
             self._found(self._root_end, "after_root" if self._xml else "after_html")
@@ -346,6 +375,8 @@ class Splicer(Scanner):
     def _on_end_tag(self, name: bytes, start: int, end: int) -> None:
         if not self._xml and name == b"template" and self._template_depth:
             self._template_depth -= 1
+        if name == b"head" or (not self._xml and name in _HEAD_ENDING_END_TAGS):
+            self._end_head(start)
         if self._phase is _Phase.AFTER_ROOT:
             self._found(self._root_end, "after_root" if self._xml else "after_html")
         self._note_boundary(end, True)
@@ -371,7 +402,13 @@ class Splicer(Scanner):
                 self._found(end, "head")
             else:
                 self._found(self._root_end, "after_root" if self._xml else "after_html")
+        self._note_head_content(name, start)
         self._note_boundary(end, boundary)
+
+    def _note_head_content(self, name: bytes, start: int) -> None:
+        """End the head at a start tag that cannot be in it; in XHTML only </head> ends it."""
+        if self._head_end is None and not self._xml and name not in _HEAD_CONTENT:
+            self._end_head(start)
 
     def _on_first_element(self, name: bytes, raw: bytes, start: int, end: int) -> None:
         if self._xml:

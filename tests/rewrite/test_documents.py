@@ -284,12 +284,47 @@ CASES = [
         id="meta-csp-before-point-blocks",
     ),
     pytest.param(
+        skipped(
+            b"<html><head><meta http-equiv=\"Content-Security-Policy\" content=\"script-src 'none'\"><title>x</title></head>",
+            "csp_blocks",
+            content_type="text/html; charset=utf-8",
+        ),
+        id="meta-csp-after-point-blocks",
+    ),
+    pytest.param(
         doc(
-            b"<html><head>@@<meta http-equiv=\"Content-Security-Policy\" content=\"script-src 'none'\"><title>x</title>",
+            b"<html><head>@@<title>x</title><meta http-equiv=\"Content-Security-Policy\" content=\"script-src 'nonce-l8t3r'\">"
+            b"</head><body>",
+            "head",
+            content_type="text/html; charset=utf-8",
+            nonce="l8t3r",
+        ),
+        id="meta-csp-later-in-head-nonce-reused",
+    ),
+    pytest.param(
+        doc(
+            b"<html><head>@@<title>x</title></head><body><meta http-equiv=\"Content-Security-Policy\" content=\"script-src 'none'\">",
             "head",
             content_type="text/html; charset=utf-8",
         ),
-        id="meta-csp-after-point-does-not-apply",
+        id="meta-csp-in-body-does-not-apply",
+    ),
+    pytest.param(
+        doc(
+            b"<html><head>@@<title>x</title><p>text<meta http-equiv=\"Content-Security-Policy\" content=\"script-src 'none'\">",
+            "head",
+            content_type="text/html; charset=utf-8",
+        ),
+        id="meta-csp-after-implied-head-end-does-not-apply",
+    ),
+    pytest.param(
+        doc(
+            b"<html><head>@@<title>x</title><template><div></div></template>"
+            b"<meta http-equiv=\"Content-Security-Policy\" content=\"style-src 'self'\"></head>",
+            "head",
+            content_type="text/html; charset=utf-8",
+        ),
+        id="template-content-does-not-end-head",
     ),
     pytest.param(
         doc(

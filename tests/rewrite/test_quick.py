@@ -111,11 +111,23 @@ def test_rewriter_matches_splicer(data: bytes, cuts: list[int], content_type: st
 @pytest.mark.parametrize(
     ("data", "encoding", "expected"),
     [
-        pytest.param(b"<!DOCTYPE html>\n<html><head>\n<title>T</title>", "UTF-8", QuickPoint(28, "head", False), id="header-charset"),
-        pytest.param(b'<html><head><meta charset="utf-8"><title>T</title>', None, QuickPoint(34, "after_meta", False), id="after-meta"),
-        pytest.param(b'<html><head>\n<meta http-equiv="Content-Type" content="text/html; charset=windows-1252">\n<link rel=x>', None, QuickPoint(87, "after_meta", False), id="http-equiv"),
+        pytest.param(b"<!DOCTYPE html>\n<html><head>\n<title>T</title></head>", "UTF-8", QuickPoint(28, "head", False), id="header-charset"),
+        pytest.param(b'<html><head><meta charset="utf-8"><title>T</title></head>', None, QuickPoint(34, "after_meta", False), id="after-meta"),
+        pytest.param(b'<html><head>\n<meta http-equiv="Content-Type" content="text/html; charset=windows-1252">\n<link rel=x><BODY>', None, QuickPoint(87, "after_meta", False), id="http-equiv"),
         pytest.param(b"<html><head><title>T</title></head>" + b" " * 1024, None, QuickPoint(12, "head", True), id="no-charset"),
-        pytest.param(b"<html><head><script src=/a.js></script>", "UTF-8", QuickPoint(12, "head", False), id="other-script-next"),
+        pytest.param(b"<html><head><script src=/a.js></script></HEAD>", "UTF-8", QuickPoint(12, "head", False), id="other-script-next"),
+        pytest.param(b"<html><head><title>T</title>", "UTF-8", None, id="head-end-not-seen"),
+        pytest.param(b"<html><head><title>T</title><meta http-equiv=content-security-policy content=x></head>", "UTF-8", None, id="csp-meta-later"),
+        pytest.param(b"<html><head><title>T</title><script data-guidegate-app=erp></script></head>", "UTF-8", None, id="runtime-later"),
+        # A known gap: the '</head>' in the comment hides the policy after it, which the Splicer would apply.
+        pytest.param(
+            b"<html><head><title>T</title><!-- </head> --><meta http-equiv=Content-Security-Policy></head>",
+            "UTF-8",
+            QuickPoint(12, "head", False),
+            id="csp-after-false-end-missed",
+        ),
+        pytest.param(b"<html><head><title>T</title><BODY>", "UTF-8", QuickPoint(12, "head", False), id="implied-end-at-body"),
+        pytest.param(b"<html><head><title>T</title></Head>", "UTF-8", None, id="mixed-case-end-to-splicer"),
         pytest.param(b"<html><head><title>T</title></head>", None, None, id="no-charset-short-prefix"),
         pytest.param(b"\xef\xbb\xbf<html><head><title>T</title>", "UTF-8", None, id="bom"),
         pytest.param(b"<html><body><p>x</p>", "UTF-8", None, id="no-head"),
@@ -132,7 +144,7 @@ def test_quick_point(data: bytes, encoding: str | None, expected: QuickPoint | N
 
 
 def test_quick_point_respects_lookahead() -> None:
-    data = b"<html><head>" + b"\n" * 2000 + b"<title>T</title>"
+    data = b"<html><head>" + b"\n" * 2000 + b"<title>T</title></head>"
     assert quick_point(data, encoding="UTF-8", lookahead=1024) is None
     assert quick_point(data, encoding="UTF-8", lookahead=4096) == QuickPoint(12, "head", False)
 

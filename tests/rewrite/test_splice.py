@@ -62,9 +62,36 @@ def test_splice_releases_bytes_before_point() -> None:
 
     first = splicer.feed(b"<!DOCTYPE html><html><head>")
     second = splicer.feed(b"<title>x</title>")
+    third = splicer.feed(b"</head><body>")
 
     assert first == b"<!DOCTYPE html><html><head>"
-    assert second == SNIPPET + b"<title>x</title>"
+    # The rest of the head is held: a <meta> policy in it would apply to the runtime.
+    assert second == b""
+    assert third == SNIPPET + b"<title>x</title></head><body>"
+
+
+@pytest.mark.parametrize(
+    ("rest", "released"),
+    [
+        pytest.param(b"</head>", True, id="end-tag"),
+        pytest.param(b"</HEAD >", True, id="end-tag-upper-case"),
+        pytest.param(b"<body>", True, id="body-start-tag"),
+        pytest.param(b"<div>", True, id="other-start-tag"),
+        pytest.param(b"text", True, id="text"),
+        pytest.param(b"</body>", True, id="body-end-tag"),
+        pytest.param(b"<link rel=x><style>p{}</style><script>x</script><noscript><p></noscript>", False, id="head-content"),
+        pytest.param(b"\n  <!-- c -->", False, id="whitespace-and-comment"),
+        pytest.param(b"<template><div>x</div></template>", False, id="template-content"),
+        pytest.param(b"</p>", False, id="ignored-end-tag"),
+    ],
+)
+def test_splice_head_end(rest: bytes, released: bool) -> None:
+    splicer = Splicer(SNIPPET, encoding="UTF-8")
+    head = b"<html><head><title>x</title>"
+
+    out = splicer.feed(head + rest)
+
+    assert out == (head[:12] + SNIPPET + head[12:] + rest if released else head[:12])
 
 
 def test_splice_holds_prolog_only_while_incomplete() -> None:
@@ -77,16 +104,16 @@ def test_splice_holds_prolog_only_while_incomplete() -> None:
 def test_splice_waits_for_prescan_window() -> None:
     splicer = Splicer(SNIPPET)
 
-    first = splicer.feed(b"<html><head><title>x</title>")
+    first = splicer.feed(b"<html><head><title>x</title></head>")
     rest = splicer.feed(b"<!--" + b"p" * 1000 + b"-->")
 
     assert first == b"<html><head>"
-    assert rest == SNIPPET + b"<title>x</title><!--" + b"p" * 1000 + b"-->"
+    assert rest == SNIPPET + b"<title>x</title></head><!--" + b"p" * 1000 + b"-->"
 
 
 def test_splice_passes_through_after_decision() -> None:
     splicer = Splicer(SNIPPET, encoding="UTF-8")
-    splicer.feed(b"<html><head><title>")
+    splicer.feed(b"<html><head><title></title></head>")
     chunk = b"<head>" * 100
 
     assert splicer.feed(chunk) is chunk
@@ -126,12 +153,15 @@ def test_splice_factory_gets_meta_policies() -> None:
     splicer = Splicer(factory)
     body = (
         b"<html><head><meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'self' &amp; more\">"
-        b"<meta charset=utf-8><meta http-equiv=Content-Security-Policy content=\"img-src 'none'\"><title>"
+        b"<meta charset=utf-8><meta http-equiv=Content-Security-Policy content=\"img-src 'none'\"><title>x</title>"
+        b"<template><meta http-equiv=Content-Security-Policy content=\"font-src 'none'\"></template>"
+        b"</head><body><meta http-equiv=Content-Security-Policy content=\"media-src 'none'\">"
     )
     splicer.feed(body)
     splicer.finish()
 
-    assert seen == [["default-src 'self' & more"]]
+    # Every policy of the head, before and after the point; none in a template or in the body.
+    assert seen == [["default-src 'self' & more", "img-src 'none'"]]
 
 
 def test_splice_factory_skip() -> None:
