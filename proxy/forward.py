@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
+from aiohttp.abc import AbstractStreamWriter
 from multidict import CIMultiDict
 from yarl import URL
 
@@ -311,18 +312,34 @@ class Forwarder:
         response = RelayedResponse(status=upstream.status, reason=upstream.reason or None, headers=headers)
         if transformer is not None and upstream.body_received:
             return await self._relay_whole(exchange, upstream, transformer, response)
+        first: list[bytes | memoryview] | None = None
         if transformer is None and "Content-Length" in headers:
             response.content_length = int(headers["Content-Length"])
-        await response.prepare(request)
-        if upstream.body_pending:
+        elif transformer is not None and not observers and not upstream.body_pending and upstream.declared_length is not None:
+            # The body's start has arrived: transform it before the head goes out. When the transformer
+            # then lets the rest pass unchanged, the length is known and the client gets it, not chunks.
+            start = await upstream.read()
+            first = transform(transformer, start)
+            if transformer.passing_through:
+                response.content_length = upstream.declared_length + sum(len(piece) for piece in first) - len(start)
+        writer = await response.prepare(request)
+        if first is None and upstream.body_pending:
             # No body byte has arrived yet: send the head now rather than with the first chunk.
             await response.write(b"")
 
         try:
-            if transformer is None and not observers:
+            settled = False
+            if first is not None and transformer is not None:
+                await self._send_first(exchange, response, writer, first)
+                settled = transformer.passing_through
+            if (transformer is None and not observers) or settled:
                 while chunk := await upstream.read():
                     exchange.bytes_out += len(chunk)
                     await response.write(chunk)
+                tail = transformer.finish() if transformer is not None else b""
+                if tail:
+                    exchange.bytes_out += len(tail)
+                    await response.write(tail)
             else:
                 while chunk := await upstream.read():
                     if observers:
@@ -357,6 +374,17 @@ class Forwarder:
             return response
         await response.write_eof()
         return response
+
+    async def _send_first(
+        self, exchange: Exchange, response: RelayedResponse, writer: AbstractStreamWriter | None, pieces: list[bytes | memoryview]
+    ) -> None:
+        """Send the transformed start of a body with the head: in one vectored write when the writer allows it."""
+        length = sum(len(piece) for piece in pieces)
+        exchange.bytes_out += length
+        if writer is not None and response.content_length is not None and can_send_with_head(writer):
+            await send_with_head(writer, pieces, length)
+        elif length:
+            await response.write(b"".join(pieces))
 
     async def _relay_whole(
         self, exchange: Exchange, upstream: UpstreamResponse, transformer: ResponseTransformer, response: RelayedResponse

@@ -60,6 +60,11 @@ class UpstreamResponse:
         return connection.buffered == 0 and not connection.complete
 
     @property
+    def declared_length(self) -> int | None:
+        """The body length that Content-Length declares, when it frames the body (not chunked, not read until close)."""
+        return self._connection.declared_length
+
+    @property
     def body_received(self) -> bool:
         """Whether the whole body has arrived, so the next `read()` returns all of it."""
         return self._connection.complete

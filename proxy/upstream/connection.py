@@ -56,6 +56,8 @@ class UpstreamConnection(asyncio.Protocol):
         self._until_close = False
         self.received = 0
         """Bytes received for the current exchange."""
+        self.declared_length: int | None = None
+        """The body length that Content-Length declares when it frames the current response's body."""
         self.status = 0
         self.reason = ""
         self.version = "1.1"
@@ -201,12 +203,15 @@ class UpstreamConnection(asyncio.Protocol):
         chunked = "chunked" in headers.get("Transfer-Encoding", "").lower()
         no_body = self._head_only or status in _NO_BODY_STATUSES
         self._until_close = not no_body and not chunked and "Content-Length" not in headers
-        if self._split and not no_body and not chunked and "Transfer-Encoding" not in headers:
+        self.declared_length = None
+        if not no_body and not chunked and "Transfer-Encoding" not in headers:
             length = headers.get("Content-Length", "")
-            if length.isdigit() and int(length) > 0:
-                # The body is taken as it arrives (see _parse), so the parser never reads its end.
-                self._remaining = int(length)
-                self._parser_spent = True
+            if length.isdigit():
+                self.declared_length = int(length)
+        if self._split and self.declared_length:
+            # The body is taken as it arrives (see _parse), so the parser never reads its end.
+            self._remaining = self.declared_length
+            self._parser_spent = True
         head = self._head
         if head is not None and not head.done():
             head.set_result(None)
@@ -255,6 +260,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._until_close = False
         self._remaining = 0
         self.received = 0
+        self.declared_length = None
         self.status = 0
         self.reason = ""
         self.keep_alive = False
