@@ -66,6 +66,12 @@ class Scanner:
         """Tell whether a hook has just ended the scan for good."""
         raise NotImplementedError
 
+    def _skip_data(self, limit: int) -> None:
+        """Move the position past whole tokens that do not matter to the subclass (by default none).
+
+        Called between tokens, in the data state, before the text or markup at the position is read.
+        """
+
     def _on_text(self, start: int, end: int) -> None:
         """Handle text (character data outside raw text) from `start` to `end`."""
 
@@ -132,6 +138,7 @@ class Scanner:
         """Tokenize from the pending position up to `limit`, reporting each complete token."""
         while self._scanning():
             if self._state is _State.DATA:
+                self._skip_data(limit)
                 if not self._scan_data(limit, final):
                     return
                 continue

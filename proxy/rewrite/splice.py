@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from proxy.rewrite import tokens
 from proxy.rewrite.charset import PRESCAN_BYTES, PrescanResult, bom_encoding, looks_like_utf16, prescan
 from proxy.rewrite.scanner import Scanner
-from proxy.rewrite.snippet import is_runtime_tag
+from proxy.rewrite.snippet import RUNTIME_MARKER, is_runtime_tag
 from proxy.rewrite.tokens import WHITESPACE
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,9 @@ _HEAD_CONTENT = frozenset(
     {b"base", b"basefont", b"bgsound", b"link", b"meta", b"noframes", b"noscript", b"script", b"style", b"template", b"title", b"head", b"html"}
 )
 """Start tags the HTML parser keeps in the head (or ignores there); any other start tag ends the head."""
+
+_RUN_STOPPERS = (b"content-security-policy", RUNTIME_MARKER.encode("ascii"), b"<template")
+"""Lower-cased text that makes the splicer tokenize a run of head tokens one by one, as it may matter."""
 
 _HEAD_ENDING_END_TAGS = frozenset({b"head", b"body", b"html", b"br"})
 """End tags that end the head in the HTML parser; it ignores other end tags there."""
@@ -218,6 +221,13 @@ class Splicer(Scanner):
 
     def _ready(self) -> int | None:
         """Return the insertion offset once every check can be made, else None."""
+        target = self._checked_target()
+        if target is None or self._head_end is None:
+            return None
+        return target
+
+    def _checked_target(self) -> int | None:
+        """Return the insertion offset once every check but the head's end can be made, else None."""
         if not self._prescan_done:
             return None
         target = self._point
@@ -227,9 +237,26 @@ class Splicer(Scanner):
             target = self._after_meta
         if self._last_start_tag < target and self._position < target + NEXT_TAG_WINDOW:
             return None
-        if self._head_end is None:
-            return None
         return target
+
+    def _skip_data(self, limit: int) -> None:
+        """While only the head's end is awaited, step over the head tokens that change nothing in one match."""
+        if (
+            self._phase is not _Phase.FOUND
+            or self._head_end is not None
+            or self._xml
+            or self._template_depth
+            or self._checked_target() is None
+        ):
+            return
+        start = self._position - self._base
+        end = tokens.HEAD_RUN.match(self._buffer, start, limit - self._base).end()  # type: ignore[union-attr]
+        if end == start:
+            return
+        span = bytes(self._buffer[start:end]).lower()
+        if any(word in span for word in _RUN_STOPPERS):
+            return
+        self._position = self._resume = self._base + end
 
     def _settle(self, *, exhausted: bool) -> None:
         """Decide at the end of the body or of the look-ahead, with what is known."""

@@ -54,8 +54,37 @@ SCRIPT_DATA = re.compile(rb"<!--|</script[\t\n\f\r />]", re.IGNORECASE)
 SCRIPT_ESCAPED = re.compile(rb"-->|</script[\t\n\f\r />]|<script[\t\n\f\r />]", re.IGNORECASE)
 SCRIPT_DOUBLE_ESCAPED = re.compile(rb"-->|</script[\t\n\f\r />]", re.IGNORECASE)
 SCRIPT_PATTERN_BYTES = 9
-CSP_NAME = re.compile(rb"content-security-policy", re.IGNORECASE)
 """Length of the longest script pattern ("</script" and one terminator byte)."""
+CSP_NAME = re.compile(rb"content-security-policy", re.IGNORECASE)
+
+
+def _raw_element(name: bytes, content: bytes) -> bytes:
+    """Return the pattern of a whole element `name` (any case) whose raw text matches `content`."""
+    return (
+        rb"<(?i:" + name + rb")(?=[\t\n\f\r />])" + _TAG_REST + content
+        + rb"</(?i:" + name + rb")(?=[\t\n\f\r />])" + _TAG_REST
+    )
+
+
+def _raw_text(name: bytes) -> bytes:
+    return rb"(?:[^<]++|<(?!/(?i:" + name + rb")[\t\n\f\r />]))*+"
+
+
+HEAD_RUN = re.compile(
+    rb"(?:[\t\n\f\r ]++|" + _COMMENT
+    + rb"|<(?i:meta|link|base|basefont|bgsound)(?=[\t\n\f\r />])" + _TAG_REST
+    + rb"|" + _raw_element(b"title", _raw_text(b"title"))
+    + rb"|" + _raw_element(b"style", _raw_text(b"style"))
+    + rb"|" + _raw_element(b"noscript", _raw_text(b"noscript"))
+    # Script text without '<!--', where only '</script' and a terminator byte end it.
+    + rb"|" + _raw_element(b"script", rb"(?:[^<]++|<(?!!--|/(?i:script)[\t\n\f\r />]))*+")
+    + rb")*+",
+    re.VERBOSE,
+)
+"""Whole head tokens that change nothing while the splicer waits for the head to end: whitespace,
+comments, void head elements and complete title, style, noscript and script elements. Matching
+them in one step spares tokenizing them one by one. A match that names a policy, the runtime or a
+template is tokenized as usual."""
 
 
 def rawtext_end(name: bytes) -> re.Pattern[bytes]:
