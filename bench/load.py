@@ -51,7 +51,7 @@ function delay()
     return pause * -math.log(1 - math.random())
 end
 """
-"""The bounded script plus a random pause before each request on a connection.
+"""Lua for wrk: the bounded script plus a random pause before each request on a connection.
 
 Each pause is drawn from an exponential distribution whose mean in milliseconds is the second
 argument. Equal pauses would keep the connections in step, so their requests would arrive in bursts.

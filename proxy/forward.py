@@ -13,7 +13,6 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
-from aiohttp.abc import AbstractStreamWriter
 from multidict import CIMultiDict
 from yarl import URL
 
@@ -30,7 +29,7 @@ from proxy.logsetup import ACCESS_LOGGER
 from proxy.metrics import Metrics
 from proxy.routing import Route
 from proxy.upstream import ConnectionPool, RequestBodyFailed, UpstreamError, UpstreamResponse, send
-from proxy.vectored import can_send_with_head, send_with_head
+from proxy.vectored import write_pieces
 from proxy.websocket import is_websocket_upgrade, relay
 
 logger = logging.getLogger(__name__)
@@ -330,7 +329,9 @@ class Forwarder:
         try:
             settled = False
             if first is not None and transformer is not None:
-                await self._send_first(exchange, response, writer, first)
+                length = sum(len(piece) for piece in first)
+                exchange.bytes_out += length
+                await write_pieces(response, writer, first, length)
                 settled = transformer.passing_through
             if (transformer is None and not observers) or settled:
                 while chunk := await upstream.read():
@@ -375,17 +376,6 @@ class Forwarder:
         await response.write_eof()
         return response
 
-    async def _send_first(
-        self, exchange: Exchange, response: RelayedResponse, writer: AbstractStreamWriter | None, pieces: list[bytes | memoryview]
-    ) -> None:
-        """Send the transformed start of a body with the head: in one vectored write when the writer allows it."""
-        length = sum(len(piece) for piece in pieces)
-        exchange.bytes_out += length
-        if writer is not None and response.content_length is not None and can_send_with_head(writer):
-            await send_with_head(writer, pieces, length)
-        elif length:
-            await response.write(b"".join(pieces))
-
     async def _relay_whole(
         self, exchange: Exchange, upstream: UpstreamResponse, transformer: ResponseTransformer, response: RelayedResponse
     ) -> web.StreamResponse:
@@ -406,11 +396,7 @@ class Forwarder:
         response.content_length = length
         try:
             writer = await response.prepare(exchange.request)
-            if writer is not None and can_send_with_head(writer):
-                # One send of head and pieces, without copying the body into one buffer first.
-                await send_with_head(writer, pieces, length)
-            else:
-                await response.write(b"".join(pieces))
+            await write_pieces(response, writer, pieces, length)
             await response.write_eof()
         except (ConnectionResetError, aiohttp.ClientConnectionResetError) as error:
             logger.info(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from aiohttp import http_writer
+from aiohttp import http_writer, web
 from aiohttp.abc import AbstractStreamWriter
 
 logger = logging.getLogger(__name__)
@@ -38,8 +38,8 @@ async def send_with_head(writer: AbstractStreamWriter, pieces: Sequence[bytes | 
     """Write the buffered head and `pieces` (`length` bytes in all) in one call of the transport's writelines.
 
     Call only when `can_send_with_head(writer)` is True. On uvloop the transport passes the buffers
-    to one writev(); elsewhere aiohttp's `_writelines` joins them, as write() would have. Waits for
-    the transport to drain when its buffer grew past DRAIN_ABOVE, so a slow client delays this
+    to one writev(). Elsewhere aiohttp or the transport joins them, as write() would have. Waits
+    for the transport to drain when its buffer grew past DRAIN_ABOVE, so a slow client delays this
     response rather than filling memory.
     """
     assert isinstance(writer, http_writer.StreamWriter)
@@ -53,3 +53,17 @@ async def send_with_head(writer: AbstractStreamWriter, pieces: Sequence[bytes | 
     if writer.buffer_size > DRAIN_ABOVE:
         writer.buffer_size = 0
         await writer.drain()
+
+
+async def write_pieces(
+    response: web.StreamResponse, writer: AbstractStreamWriter | None, pieces: Sequence[bytes | memoryview], length: int
+) -> None:
+    """Write `pieces` (`length` bytes) as the next body bytes of a prepared `response`.
+
+    A response of known length whose head is still buffered sends head and pieces in one call of
+    `send_with_head`. Otherwise the pieces are joined into one write.
+    """
+    if writer is not None and response.content_length is not None and can_send_with_head(writer):
+        await send_with_head(writer, pieces, length)
+    elif length:
+        await response.write(b"".join(pieces))

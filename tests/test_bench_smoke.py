@@ -110,7 +110,7 @@ def test_paced_wrk_bounds_rate(tmp_path: Path) -> None:
         server.shutdown()
         server.server_close()
     assert result.errors == 0
-    # About 40 requests are expected; the bounds leave room for the randomness of the pauses.
+    # About 40 requests are expected. The bounds leave room for the randomness of the pauses.
     assert 10 <= result.requests <= 100
     assert (tmp_path / "paced.lua").is_file()
 

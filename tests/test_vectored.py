@@ -81,31 +81,28 @@ def test_head_and_pieces_arrive_whole(monkeypatch: pytest.MonkeyPatch, choice: e
         await response.write_eof()
         return response
 
-    async def main() -> bytes:
+    received: list[bytes] = []
+
+    async def main() -> None:
         runner, port = await serve(handler)
         try:
-            return await fetch_raw(port)
+            received.append(await fetch_raw(port))
         finally:
             await runner.cleanup()
 
-    received: list[bytes] = []
-
-    async def run() -> None:
-        received.append(await main())
-
-    eventloop.run(run(), choice)
+    eventloop.run(main(), choice)
 
     lines, got = split_response(received[0])
     assert lines[0] == b"HTTP/1.1 200 OK"
     assert f"Content-Length: {len(body)}".encode() in lines
     assert got == body
     assert checks == [True]
-    # One call with the head and the three pieces; on uvloop they reach the transport unjoined.
+    # One call with the head and the three pieces. On uvloop they reach the transport unjoined.
     assert calls == [4]
     assert http_writer.SKIP_WRITELINES is (choice == "asyncio")
 
 
-async def test_cannot_send_with_head_once_written() -> None:
+async def test_no_head_send_after_write() -> None:
     seen: list[tuple[str, bool]] = []
 
     async def handler(request: web.Request) -> web.StreamResponse:
@@ -136,7 +133,7 @@ async def test_cannot_send_with_head_once_written() -> None:
         pytest.param("compressed", lambda response: response.enable_compression(), id="compressed"),
     ],
 )
-async def test_cannot_send_with_head_when_framed_or_compressed(case: str, setup: Callable[[web.StreamResponse], None]) -> None:
+async def test_no_head_send_chunked_or_compressed(case: str, setup: Callable[[web.StreamResponse], None]) -> None:
     seen: list[bool] = []
 
     async def handler(request: web.Request) -> web.StreamResponse:
@@ -157,7 +154,7 @@ async def test_cannot_send_with_head_when_framed_or_compressed(case: str, setup:
     assert seen == [False], case
 
 
-def test_cannot_send_with_head_with_another_writer() -> None:
+def test_no_head_send_other_writer() -> None:
     class OtherWriter(AbstractStreamWriter):
         async def write(self, chunk: Any) -> None: ...
         async def write_eof(self, chunk: bytes = b"") -> None: ...

@@ -49,7 +49,7 @@ _known_count = 0
 
 
 _HEAD_ENDS = (b"</head", b"<body", b"</HEAD", b"<BODY")
-"""Text at which the head ends at the latest, unless it sits in a comment or raw text; other spellings go to the Splicer."""
+"""Text at which the head ends at the latest, unless it sits in a comment or raw text. Other spellings go to the Splicer."""
 
 _HEAD_STOPPERS = (b"content-security-policy", RUNTIME_MARKER.encode("ascii"))
 """Lower-cased text that leaves the head to the Splicer: a <meta> policy or a runtime tag may follow the point."""

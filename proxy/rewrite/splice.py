@@ -48,13 +48,13 @@ _DOCUMENT_TAGS = frozenset({b"html", b"head", b"body", b"frameset", b"title", b"
 _HEAD_CONTENT = frozenset(
     {b"base", b"basefont", b"bgsound", b"link", b"meta", b"noframes", b"noscript", b"script", b"style", b"template", b"title", b"head", b"html"}
 )
-"""Start tags the HTML parser keeps in the head (or ignores there); any other start tag ends the head."""
+"""Start tags the HTML parser keeps in the head (or ignores there). Any other start tag ends the head."""
 
 _RUN_STOPPERS = (b"content-security-policy", RUNTIME_MARKER.encode("ascii"), b"<template")
-"""Lower-cased text that makes the splicer tokenize a run of head tokens one by one, as it may matter."""
+"""Lower-cased text that makes the splicer tokenize a run of head tokens one by one, because it may matter."""
 
 _HEAD_ENDING_END_TAGS = frozenset({b"head", b"body", b"html", b"br"})
-"""End tags that end the head in the HTML parser; it ignores other end tags there."""
+"""End tags that end the head in the HTML parser, which ignores other end tags there."""
 
 
 class Splicer(Scanner):
@@ -366,7 +366,7 @@ class Splicer(Scanner):
         return self._phase is _Phase.DONE
 
     def _end_head(self, offset: int) -> None:
-        """Note that the head ends at `offset`, unless it ended before or the token is template content."""
+        """Record that the head ends at `offset`, unless it ended before or the token is template content."""
         if self._head_end is None and self._template_depth == 0:
             self._head_end = offset
 
@@ -433,7 +433,7 @@ class Splicer(Scanner):
         self._note_boundary(end, boundary)
 
     def _note_head_content(self, name: bytes, start: int) -> None:
-        """End the head at a start tag that cannot be in it; in XHTML only </head> ends it."""
+        """End the head at a start tag that cannot be in it. In XHTML only </head> ends it."""
         if self._head_end is None and not self._xml and name not in _HEAD_CONTENT:
             self._end_head(start)
 
