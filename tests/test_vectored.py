@@ -50,6 +50,21 @@ async def fetch_raw(port: int, *, pause_before_reading: float = 0.0, ready: asyn
     return data
 
 
+def fetch_on_loop(handler: Handler, choice: eventloop.LoopChoice, **options: Any) -> bytes:
+    """Serve `handler` on a new event loop of kind `choice`, fetch one response with `fetch_raw`, and return its bytes."""
+    received: list[bytes] = []
+
+    async def main() -> None:
+        runner, port = await serve(handler)
+        try:
+            received.append(await fetch_raw(port, **options))
+        finally:
+            await runner.cleanup()
+
+    eventloop.run(main(), choice)
+    return received[0]
+
+
 def split_response(data: bytes) -> tuple[list[bytes], bytes]:
     head, _, body = data.partition(b"\r\n\r\n")
     return head.split(b"\r\n"), body
@@ -81,18 +96,7 @@ def test_head_and_pieces_arrive_whole(monkeypatch: pytest.MonkeyPatch, choice: e
         await response.write_eof()
         return response
 
-    received: list[bytes] = []
-
-    async def main() -> None:
-        runner, port = await serve(handler)
-        try:
-            received.append(await fetch_raw(port))
-        finally:
-            await runner.cleanup()
-
-    eventloop.run(main(), choice)
-
-    lines, got = split_response(received[0])
+    lines, got = split_response(fetch_on_loop(handler, choice))
     assert lines[0] == b"HTTP/1.1 200 OK"
     assert f"Content-Length: {len(body)}".encode() in lines
     assert got == body
@@ -185,16 +189,7 @@ def test_slow_client_delays_sender(monkeypatch: pytest.MonkeyPatch, choice: even
         await response.write_eof()
         return response
 
-    received: list[bytes] = []
-
-    async def main() -> None:
-        runner, port = await serve(handler)
-        try:
-            received.append(await fetch_raw(port, pause_before_reading=0.3, ready=reading))
-        finally:
-            await runner.cleanup()
-
-    eventloop.run(main(), choice)
+    data = fetch_on_loop(handler, choice, pause_before_reading=0.3, ready=reading)
 
     assert events == ["sent while reading"]
-    assert split_response(received[0])[1] == body
+    assert split_response(data)[1] == body
