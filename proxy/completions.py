@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
 
 from proxy.events import Event
 from proxy.ruleset.watcher import RuleWatcher
@@ -15,8 +14,8 @@ MAX_VISITORS = 100_000
 class Completions:
     """Remembers, per app and visitor, the workflows whose last step succeeded.
 
-    It watches the events the capture submits, so a checklist item is ticked only when the server
-    saw the workflow finish, not when a guide was clicked through.
+    Capture hands it the events of successful last steps, so a checklist item is ticked only when
+    the server saw the workflow finish, not when a guide was clicked through.
 
     NOTE: the memory is per process and starts empty: after a restart, or with several workers, a
     visitor's earlier completions show again only once the workflow is completed anew.
@@ -28,15 +27,6 @@ class Completions:
         # Tuples, not sets: the garbage collector stops tracking a tuple of strings, and with one entry
         # per visitor there can be many entries to track.
         self._done: OrderedDict[tuple[str, str], tuple[str, ...]] = OrderedDict()
-
-    def observe(self, submit: Callable[[Event], bool]) -> Callable[[Event], bool]:
-        """Wrap an event sink so every event passes through `record` first."""
-
-        def observed(event: Event) -> bool:
-            self.record(event)
-            return submit(event)
-
-        return observed
 
     def record(self, event: Event) -> None:
         """Note a completion when `event` is the successful last step of a workflow."""

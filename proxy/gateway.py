@@ -55,6 +55,7 @@ class Gateway:
     admin: AdminAuth
     runtime: RuntimeEndpoints
     capture: Capture
+    completions: Completions
     tasks: BackgroundTasks = field(default_factory=BackgroundTasks)
     _request_ids: RequestIds = field(default_factory=lambda: RequestIds())
 
@@ -71,9 +72,9 @@ class Gateway:
         store = create_store(config.storage, config.base_dir)
         writer = EventWriter(store, config.storage)
         completions = Completions(rules)
-        submit = completions.observe(writer.submit)
+        submit = writer.submit
 
-        capture = Capture(rules, visitors.for_exchange, submit, metrics, tasks)
+        capture = Capture(rules, visitors.for_exchange, submit, metrics, tasks, completed=completions.record)
         injector = Injector(config, metrics, runtime_version())
         forwarder = Forwarder(config, upstreams, metrics, hooks=[visitors, injector, capture])
         reserved = ReservedRoutes(config, metrics, upstreams)
@@ -93,6 +94,7 @@ class Gateway:
             admin=AdminAuth(config, roles_of=lambda request: gateway.runtime_context(request).roles),
             runtime=None,  # type: ignore[arg-type]  # set right below; it needs the gateway's resolve
             capture=capture,
+            completions=completions,
             tasks=tasks,
         )
         prefixes = {app.name: app.path_prefix for app in config.apps}

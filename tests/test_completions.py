@@ -63,17 +63,3 @@ def test_completions_bounded(rules: RuleWatcher) -> None:
     assert completions.completed("erp", "v1") == frozenset({"raise-po"})
     assert completions.completed("erp", "v2") == frozenset()
     assert completions.completed("erp", "v3") == frozenset({"raise-po"})
-
-
-def test_completions_observe(rules: RuleWatcher) -> None:
-    completions = Completions(rules)
-    submitted: list[Event] = []
-
-    def sink(event: Event) -> bool:
-        submitted.append(event)
-        return False
-
-    event = step("v1", "raise-po", "submit")
-    assert completions.observe(sink)(event) is False
-    assert submitted == [event]
-    assert completions.completed("erp", "v1") == frozenset({"raise-po"})

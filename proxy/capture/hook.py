@@ -61,8 +61,9 @@ class Capture:
     """The forward hook that records workflow steps, exclusions and feature uses.
 
     The rule set is read once per request; identity is resolved only for requests that match a
-    rule. Events are submitted to the writer's bounded queue, which never blocks. Classifying a
-    body marker runs in a worker thread after the response is sent. `drain` waits for those
+    rule. Events are submitted to the writer's bounded queue, which never blocks. A successful
+    last step of a workflow is also handed to `completed`, which ticks checklist items. Classifying
+    a body marker runs in a worker thread after the response is sent. `drain` waits for those
     classifications, so that shutdown submits their events before the writer closes.
     """
 
@@ -73,10 +74,12 @@ class Capture:
         submit: Callable[[Event], bool],
         metrics: Metrics,
         tasks: BackgroundTasks,
+        completed: Callable[[Event], None] = lambda event: None,
     ) -> None:
         self._rules = rules
         self._identify = identify
         self._submit = submit
+        self._completed = completed
         self._metrics = metrics
         self._tasks = tasks
         self._classifying: set[asyncio.Task[None]] = set()
@@ -175,6 +178,10 @@ class Capture:
         if upstream_status is None and not exchange.bytes_in:
             # The upstream failed before the body was read, so the required fields cannot be checked.
             steps = list(state.match.steps)
+        elif upstream_status is not None and form is _NO_BODY and state.body is None:
+            # The usual request without a form or a body marker: the step alone decides its outcome.
+            self._record_plain_steps(base, state, upstream_status)
+            return
         else:
             steps = [step for step in state.match.steps if step.step.accepts_fields(form.names)]
         if not steps:
@@ -194,7 +201,16 @@ class Capture:
             return
         for step in steps:
             outcome = classify_response(step.step, upstream_status, state.location, None, case_sensitive=state.case_sensitive)
-            self._emit(base.event("workflow_step", step.workflow.id, step.step.name, outcome, _detail(step, form, None)))
+            self._emit_step(base, step, outcome, _detail(step, form, None))
+
+    def _record_plain_steps(self, base: "_EventBase", state: CaptureState, status: int) -> None:
+        """Record the steps of a request whose body was not read and whose outcome needs no body marker."""
+        for step in state.match.steps:
+            definition = step.step
+            if definition.fields:
+                continue  # without a body the required fields are missing
+            outcome = classify_response(definition, status, state.location, None, case_sensitive=state.case_sensitive)
+            self._emit_step(base, step, outcome, _detail(step, _NO_BODY, None) if step.params else None)
 
     async def _classify_later(
         self,
@@ -212,10 +228,17 @@ class Capture:
                 outcome = await asyncio.to_thread(
                     classify_response, step.step, status, state.location, text, case_sensitive=state.case_sensitive
                 )
-                self._emit(base.event("workflow_step", step.workflow.id, step.step.name, outcome, _detail(step, form, None)))
+                self._emit_step(base, step, outcome, _detail(step, form, None))
         except Exception:
             self._metrics.failures.labels(base.app, "capture_classify").inc()
             logger.exception("app %s: capture failed to classify a response (request %s)", base.app, request_id)
+
+    def _emit_step(self, base: "_EventBase", step: StepMatch, outcome: str, detail: dict[str, object] | None) -> None:
+        """Submit the event of a workflow step, and report a successful last step as a completion."""
+        event = base.event("workflow_step", step.workflow.id, step.step.name, outcome, detail)
+        if outcome == "success" and step.index == len(step.workflow.steps) - 1:
+            self._completed(event)
+        self._emit(event)
 
     def _emit(self, event: Event) -> None:
         if not self._submit(event):

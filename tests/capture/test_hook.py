@@ -118,6 +118,8 @@ async def test_workflow_recorded(start: Start, tmp_path: Path) -> None:
     ]
     assert {event.visitor for event in events} == {user_visitor("alice")}
     assert [event.session for event in events] == [None] * 6
+    # The confirm step, the last of raise-po, succeeded, so a checklist item for raise-po is ticked.
+    assert proxy.gateway.completions.completed("erp", user_visitor("alice")) == frozenset({"raise-po"})
     assert all(event.duration is not None and 0 <= event.duration < 5000 for event in events)
     for path in tmp_path.glob("events.sqlite3*"):
         data = path.read_bytes()
