@@ -71,10 +71,10 @@ class Gateway:
         visitors = Visitors(config, metrics, tasks)
         store = create_store(config.storage, config.base_dir)
         writer = EventWriter(store, config.storage)
-        completions = Completions(rules)
+        completions = Completions()
         submit = writer.submit
 
-        capture = Capture(rules, visitors.for_exchange, submit, metrics, tasks, completed=completions.record)
+        capture = Capture(rules, visitors.for_exchange, submit, metrics, tasks, completed=completions.note)
         injector = Injector(config, metrics, runtime_version())
         forwarder = Forwarder(config, upstreams, metrics, hooks=[visitors, injector, capture])
         reserved = ReservedRoutes(config, metrics, upstreams)

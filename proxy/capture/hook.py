@@ -16,6 +16,8 @@ from proxy.capture.bodycopy import BodyCopy
 from proxy.capture.forms import FormReader, FormSummary, form_reader
 from proxy.capture.matches import MatchCache, Shape
 from proxy.events import Event
+from proxy.events.model import Entry, Record, checked_visit
+from proxy.events.queries import record
 from proxy.forward import Exchange
 from proxy.identity import Identity
 from proxy.metrics import Metrics
@@ -37,7 +39,7 @@ _NO_BODY = FormSummary()
 """The summary of a request whose body is not read; shared, so never modified."""
 
 MAX_TEMPLATES = 4096
-"""Events kept as templates for later events with the same fields; a full set is emptied and fills again."""
+"""Records kept as templates for later events with the same fields; a full set is emptied and fills again."""
 
 _TemplateKey = tuple[str, str, str, "str | None", str, frozenset[str]]
 """(app, kind, name, step, outcome, roles) of an event without detail."""
@@ -62,7 +64,8 @@ class Capture:
 
     The rule set is read once per request; identity is resolved only for requests that match a
     rule. Events are submitted to the writer's bounded queue, which never blocks. A successful
-    last step of a workflow is also handed to `completed`, which ticks checklist items. Classifying
+    last step of a workflow is also passed to `completed` as (app, visitor, workflow), which ticks
+    checklist items. Classifying
     a body marker runs in a worker thread after the response is sent. `drain` waits for those
     classifications, so that shutdown submits their events before the writer closes.
     """
@@ -71,10 +74,10 @@ class Capture:
         self,
         rules: RuleWatcher,
         identify: Callable[[Exchange], Identity],
-        submit: Callable[[Event], bool],
+        submit: Callable[[Entry], bool],
         metrics: Metrics,
         tasks: BackgroundTasks,
-        completed: Callable[[Event], None] = lambda event: None,
+        completed: Callable[[str, str, str], None] = lambda app, visitor, workflow: None,
     ) -> None:
         self._rules = rules
         self._identify = identify
@@ -84,7 +87,7 @@ class Capture:
         self._tasks = tasks
         self._classifying: set[asyncio.Task[None]] = set()
         self._matches: dict[str, MatchCache] = {}
-        self._templates: dict[_TemplateKey, Event] = {}
+        self._templates: dict[_TemplateKey, Record] = {}
 
     async def drain(self, timeout: float) -> bool:
         """Wait until every body-marker classification in progress has submitted its events; False on timeout."""
@@ -171,9 +174,9 @@ class Capture:
 
         for feature in state.match.features:
             outcome = "success" if upstream_status is not None and upstream_status < 400 else "failure"
-            self._emit(base.event("feature", feature.feature.id, None, outcome))
+            self._emit(base.record("feature", feature.feature.id, None, outcome))
         for abandon in state.match.abandons:
-            self._emit(base.event("workflow_step", abandon.workflow.id, abandon.exclusion.name, "abandon"))
+            self._emit(base.record("workflow_step", abandon.workflow.id, abandon.exclusion.name, "abandon"))
 
         if upstream_status is None and not exchange.bytes_in:
             # The upstream failed before the body was read, so the required fields cannot be checked.
@@ -188,7 +191,7 @@ class Capture:
             return
         if upstream_status is None:
             for step in steps:
-                self._emit(base.event("workflow_step", step.workflow.id, step.step.name, "error", _detail(step, form, status)))
+                self._emit(base.record("workflow_step", step.workflow.id, step.step.name, "error", _detail(step, form, status)))
             return
         if state.body is not None:
             body = state.body.data()
@@ -235,18 +238,17 @@ class Capture:
 
     def _emit_step(self, base: "_EventBase", step: StepMatch, outcome: str, detail: dict[str, object] | None) -> None:
         """Submit the event of a workflow step, and report a successful last step as a completion."""
-        event = base.event("workflow_step", step.workflow.id, step.step.name, outcome, detail)
         if outcome == "success" and step.index == len(step.workflow.steps) - 1:
-            self._completed(event)
-        self._emit(event)
+            self._completed(base.app, base.visitor, step.workflow.id)
+        self._emit(base.record("workflow_step", step.workflow.id, step.step.name, outcome, detail))
 
-    def _emit(self, event: Event) -> None:
-        if not self._submit(event):
-            logger.debug("app %s: event %s %s dropped because the queue is full", event.app, event.kind, event.name)
+    def _emit(self, row: Record) -> None:
+        if not self._submit(row):
+            logger.debug("app %s: event %s %s dropped because the queue is full", row[1], row[5], row[6])
 
 
 class _EventBase:
-    """The fields that every event of one exchange shares."""
+    """The fields that every event of one exchange shares, and the Records built from them."""
 
     # A plain class with slots: one is built per captured request, and a frozen dataclass is slower to build.
     __slots__ = ("app", "visitor", "roles", "time", "status", "duration", "templates")
@@ -258,32 +260,40 @@ class _EventBase:
         time: float,
         status: int | None,
         duration: float | None,
-        templates: dict[_TemplateKey, Event],
+        templates: dict[_TemplateKey, Record],
     ) -> None:
         self.app = app
-        self.visitor = identity.visitor_id
+        # Reused Records skip the Event constructor, so the values that vary per exchange are checked here.
+        self.time, self.visitor, self.status, self.duration = checked_visit(
+            time, identity.visitor_id, status, round(duration, 3) if duration is not None else None
+        )
         # Event sorts the roles itself, and remembers the result for the same frozenset.
         self.roles = identity.roles
-        self.time = time
-        self.status = status
-        self.duration = round(duration, 3) if duration is not None else None
         self.templates = templates
 
-    def event(self, kind: str, name: str, step: str | None, outcome: str, detail: dict[str, object] | None = None) -> Event:
-        """Return the event of this exchange with the given kind, name, step, outcome and detail."""
+    def record(self, kind: str, name: str, step: str | None, outcome: str, detail: dict[str, object] | None = None) -> Record:
+        """Return the stored columns of this exchange's event with the given kind, name, step, outcome and detail.
+
+        Every Record is that of an Event built with these values, so the Event's checks apply.
+        """
         if detail is not None:
-            return self._new(kind, name, step, outcome, detail)
-        # Most events of a rule set repeat one of a few combinations of the fields below, so an
-        # earlier event with the same ones is copied with this exchange's time, visitor, status and duration.
+            return record(self._new(kind, name, step, outcome, detail))
+        # Most events of a rule set repeat one of a few combinations of the fields below. The Record
+        # of an earlier Event with the same ones is reused with this exchange's time, visitor, status
+        # and duration, which __init__ checked as the constructor does.
         key = (self.app, kind, name, step, outcome, self.roles)
         template = self.templates.get(key)
         if template is None:
-            template = self._new(kind, name, step, outcome, None)
+            template = record(self._new(kind, name, step, outcome, None))
             if len(self.templates) >= MAX_TEMPLATES:
                 self.templates.clear()
             self.templates[key] = template
             return template
-        return template.for_visit(time=self.time, visitor=self.visitor, status=self.status, duration=self.duration)
+        _, same_app, _, session, roles, same_kind, same_name, same_step, same_outcome, _, _, detail_json = template
+        return (
+            self.time, same_app, self.visitor, session, roles, same_kind, same_name, same_step, same_outcome,
+            self.status, self.duration, detail_json,
+        )
 
     def _new(self, kind: str, name: str, step: str | None, outcome: str, detail: dict[str, object] | None) -> Event:
         return Event(

@@ -46,9 +46,15 @@ MAX_REMEMBERED = 4096
 # Values that passed their check before. The same app, kind, workflow, step, outcome and roles
 # recur in most events, so each is checked once. Visitor and session ids vary and are always checked.
 _CHECKED_IDS: set[str] = set()
+_CHECKED_VISITORS: set[str] = set()
 _CHECKED_KINDS: set[str] = set()
 _CHECKED_OUTCOMES: set[str] = set()
 _NORMALISED_ROLES: dict[tuple[str, ...] | frozenset[str], tuple[str, ...]] = {}
+
+
+Record = tuple[float, str, str, str | None, str, str, str | None, str | None, str | None, int | None, float | None, str | None]
+"""The column values of one event as stored: time, app, visitor, session, encoded roles, kind,
+name, step, outcome, status, duration and detail JSON."""
 
 
 def epoch_seconds(moment: datetime.datetime) -> float:
@@ -155,44 +161,11 @@ class Event:
         _set_detail(self, detail)
         _set_detail_json(self, detail_json)
 
-    def for_visit(self, *, time: float, visitor: str, status: int | None, duration: float | None) -> Event:
-        """Return a copy of this event with another time, visitor, HTTP status and duration.
-
-        Checks only those four values, as the constructor does, and raises ValueError for the same
-        ones. The other fields passed the constructor's checks when this event was built. Capture
-        builds one event per captured request, most of which differ from an earlier one only here.
-        """
-        if type(time) is not float or not -math.inf < time < math.inf:
-            time = _checked_time(time)
-        _check_id("visitor", visitor, required=True)
-        if status is not None and type(status) is not int:
-            _check_status(status)
-        if duration is not None and (type(duration) is not float or not 0.0 <= duration < math.inf):
-            duration = _checked_duration(duration)
-
-        event = _new_event(Event)
-        _set_time(event, time)
-        _set_app(event, self.app)
-        _set_visitor(event, visitor)
-        _set_kind(event, self.kind)
-        _set_session(event, self.session)
-        _set_roles(event, self.roles)
-        _set_name(event, self.name)
-        _set_step(event, self.step)
-        _set_outcome(event, self.outcome)
-        _set_status(event, status)
-        _set_duration(event, duration)
-        _set_detail(event, self.detail)
-        _set_detail_json(event, self.detail_json)
-        return event
-
     @property
     def moment(self) -> datetime.datetime:
         """The event time as an aware UTC datetime."""
         return datetime.datetime.fromtimestamp(self.time, datetime.timezone.utc)
 
-
-_new_event = object.__new__
 
 # The slots' own setters, which write a field of a frozen instance without object.__setattr__.
 (
@@ -227,6 +200,32 @@ _new_event = object.__new__
         "detail_json",
     )
 )
+
+
+Entry = Event | Record
+"""An event as submitted for storage: an Event, or its Record when the caller built that itself
+from an Event it checked before (capture does, for the many events that differ only in time,
+visitor, status and duration)."""
+
+
+def checked_visit(time: object, visitor: object, status: object, duration: object) -> tuple[float, str, int | None, float | None]:
+    """Return an event's time, visitor, HTTP status and duration as the constructor stores them.
+
+    Raises ValueError for the values the constructor rejects, with the same messages. For a caller
+    that reuses the Record of an earlier Event with other values of these four: capture does, as
+    most of its events differ from an earlier one only here. A visitor id that passed is
+    remembered (at most MAX_REMEMBERED), because a returning visitor sends many requests.
+    """
+    if type(time) is not float or not -math.inf < time < math.inf:
+        time = _checked_time(time)
+    if type(visitor) is not str or visitor not in _CHECKED_VISITORS:
+        _check_id("visitor", visitor, required=True)
+        _remember(_CHECKED_VISITORS, visitor)  # type: ignore[arg-type]  # a str: _check_id passed
+    if status is not None and type(status) is not int:
+        _check_status(status)
+    if duration is not None and (type(duration) is not float or not 0.0 <= duration < math.inf):
+        duration = _checked_duration(duration)
+    return time, visitor, status, duration  # type: ignore[return-value]  # checked above
 
 
 def _checked_time(time: object) -> float:

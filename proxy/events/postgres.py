@@ -14,7 +14,7 @@ from asyncpg.pool import PoolConnectionProxy
 
 from proxy.events import queries
 from proxy.events.migrations import CREATE_VERSION_TABLE, CURRENT_VERSION, RECORD_VERSION, pending
-from proxy.events.model import Event
+from proxy.events.model import Entry, Event
 from proxy.events.store import (
     BatchRejectedError,
     CodedStepRow,
@@ -107,7 +107,7 @@ class PostgresStore:
             raise StoreUnavailableError(f"event store {self.description} is not open")
         return self._pool
 
-    async def write(self, batch: Sequence[Event]) -> None:
+    async def write(self, batch: Sequence[Entry]) -> None:
         """Copy the batch into the table in one transaction."""
         if not batch:
             return

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from proxy.events.model import Event, decode_roles, encode_roles
+from proxy.events.model import Entry, Event, Record, decode_roles, encode_roles
 from proxy.events.store import (
     OUTCOME_ABANDON,
     OUTCOME_CODES,
@@ -39,8 +39,6 @@ COLUMNS = (
     "detail",
 )
 """Columns written per event, in the order of `record`."""
-
-Record = tuple[float, str, str, str | None, str, str, str | None, str | None, str | None, int | None, float | None, str | None]
 
 INSERT = f"INSERT INTO events ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"
 
@@ -212,9 +210,9 @@ def record(event: Event) -> Record:
     )
 
 
-def records(batch: Sequence[Event]) -> list[Record]:
-    """Return the column values of every event in the batch."""
-    return [record(event) for event in batch]
+def records(batch: Sequence[Entry]) -> list[Record]:
+    """Return the column values of every event in the batch; a Record is taken as it is."""
+    return [entry if type(entry) is tuple else record(entry) for entry in batch]  # type: ignore[arg-type]
 
 
 def event_from_row(row: Sequence[Any]) -> Event:

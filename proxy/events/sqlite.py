@@ -15,7 +15,7 @@ import aiosqlite
 
 from proxy.events import queries
 from proxy.events.migrations import CREATE_VERSION_TABLE, CURRENT_VERSION, RECORD_VERSION, pending
-from proxy.events.model import Event
+from proxy.events.model import Entry, Event
 from proxy.events.store import (
     BatchRejectedError,
     CodedStepRow,
@@ -119,7 +119,7 @@ class SqliteStore:
             raise StoreUnavailableError(f"event store {self.description} is not open")
         return self._connection
 
-    async def write(self, batch: Sequence[Event]) -> None:
+    async def write(self, batch: Sequence[Entry]) -> None:
         """Insert the batch in one transaction, INSERT_CHUNK_ROWS events per statement.
 
         The sqlite3 module holds the GIL while it binds a statement's parameters and releases it

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from proxy.errors import GuidegateError
-from proxy.events.model import Event
+from proxy.events.model import Entry, Event
 
 StepRow = tuple[float, str, str]
 """A workflow step as the run analysis reads it: (time, visitor, key).
@@ -121,8 +121,8 @@ class EventStore(Protocol):
         """Release the connection(s); a closed store may be opened again."""
         ...
 
-    async def write(self, batch: Sequence[Event]) -> None:
-        """Append the events in one transaction: all are stored or none."""
+    async def write(self, batch: Sequence[Entry]) -> None:
+        """Append the events (Events or their Records) in one transaction: all are stored or none."""
         ...
 
     async def delete_older_than(self, cutoff: float) -> int:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from proxy.config.storage import StorageConfig
-from proxy.events.model import Event
+from proxy.events.model import Entry
 from proxy.events.retention import Retention
 from proxy.events.store import BatchRejectedError, EventStore, StoreError
 from proxy.tasks import BackgroundTasks
@@ -85,7 +85,7 @@ class EventWriter:
         self._config = config
         # A deque, not an asyncio.Queue: `submit` runs once per captured request, and only this
         # writer's task takes events out, so the queue needs no getters, putters or task counting.
-        self._queue: collections.deque[Event] = collections.deque()
+        self._queue: collections.deque[Entry] = collections.deque()
         self._queue_size = config.queue_size
         self._batch_size = config.batch_size
         self._wake = asyncio.Event()
@@ -94,7 +94,7 @@ class EventWriter:
         self._runner: asyncio.Task[None] | None = None
         self._retention = Retention(store, config.retention_days, config.retention_interval, clock=clock)
         self._retention_started = False
-        self._batch: list[Event] = []
+        self._batch: list[Entry] = []
         self._closing = False
         self._closed = False
         self._store_open = False
@@ -124,8 +124,9 @@ class EventWriter:
             self._config.flush_interval,
         )
 
-    def submit(self, event: Event) -> bool:
-        """Queue an event; return False (and count it) when the queue is full or the writer closed.
+    def submit(self, event: Entry) -> bool:
+        """Queue an event, as an Event or its Record; return False (and count it) when the queue is full
+        or the writer closed.
 
         Never blocks and never raises.
         """
@@ -243,7 +244,7 @@ class EventWriter:
             self._retention_started = True
             self._tasks.spawn(f"event-retention {self.store.description}", self._retention.run())
 
-    async def _collect(self) -> list[Event] | None:
+    async def _collect(self) -> list[Entry] | None:
         """Wait for events and take up to batch_size of them; None when closing with nothing left."""
         while not self._queue:
             if self._closing:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from proxy.events.model import DETAIL_MAX_BYTES, Event, decode_roles, encode_roles, epoch_seconds
+from proxy.events.model import DETAIL_MAX_BYTES, Event, checked_visit, decode_roles, encode_roles, epoch_seconds
 
 BASE: dict[str, Any] = {"time": 1_700_000_000, "app": "erp", "visitor": "v1", "kind": "feature"}
 
@@ -98,13 +98,12 @@ TEMPLATE: dict[str, Any] = {**BASE, "roles": ("manager", "clerk"), "name": "rais
         pytest.param({"time": 1_700_000_100.5, "visitor": "v2", "status": 200, "duration": None}, {"a": 1}, id="detail"),
     ],
 )
-def test_for_visit_equals_constructor(visit: dict[str, Any], detail: dict[str, Any] | None) -> None:
-    template = Event(**TEMPLATE, status=200, duration=1.0, detail=detail)
-    copy = template.for_visit(**visit)
-    assert copy == Event(**{**TEMPLATE, **visit, "detail": detail})
-    assert copy.detail_json == template.detail_json
-    assert type(copy.time) is float
-    assert copy.duration is None or type(copy.duration) is float
+def test_checked_visit_equals_constructor(visit: dict[str, Any], detail: dict[str, Any] | None) -> None:
+    event = Event(**{**TEMPLATE, **visit, "detail": detail})
+    checked = checked_visit(visit["time"], visit["visitor"], visit["status"], visit["duration"])
+    assert checked == (event.time, event.visitor, event.status, event.duration)
+    assert type(checked[0]) is float
+    assert checked[3] is None or type(checked[3]) is float
 
 
 @pytest.mark.parametrize(
@@ -125,12 +124,14 @@ def test_for_visit_equals_constructor(visit: dict[str, Any], detail: dict[str, A
         ),
     ],
 )
-def test_for_visit_rejects(changes: dict[str, Any], message: str) -> None:
-    template = Event(**TEMPLATE)
-    visit: dict[str, Any] = {"time": 1_700_000_100.5, "visitor": "v2", "status": 200, "duration": 1.0}
+def test_checked_visit_rejects(changes: dict[str, Any], message: str) -> None:
+    visit: dict[str, Any] = {"time": 1_700_000_100.5, "visitor": "v2", "status": 200, "duration": 1.0, **changes}
     with pytest.raises(ValueError) as caught:
-        template.for_visit(**{**visit, **changes})
+        checked_visit(visit["time"], visit["visitor"], visit["status"], visit["duration"])
     assert str(caught.value) == message
+    with pytest.raises(ValueError) as constructed:
+        Event(**{**TEMPLATE, **visit})
+    assert str(constructed.value) == message
 
 
 @pytest.mark.parametrize(
