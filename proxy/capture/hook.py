@@ -244,7 +244,8 @@ class Capture:
 
     def _emit(self, row: Record) -> None:
         if not self._submit(row):
-            logger.debug("app %s: event %s %s dropped because the queue is full", row[1], row[5], row[6])
+            _, app, _, _, _, kind, name, *_ = row
+            logger.debug("app %s: event %s %s dropped because the queue is full", app, kind, name)
 
 
 class _EventBase:
