@@ -34,16 +34,31 @@ _TARGETS_KEPT = 256
 class CountingRewriter(DocumentRewriter):
     """A DocumentRewriter that counts its outcome in the metrics when the body ends."""
 
-    def __init__(self, decision: Decision, snippet: SnippetFactory, *, metrics: Metrics, app: str, **options: Any) -> None:
-        super().__init__(decision, snippet, **options)
+    __slots__ = ("_metrics", "_app", "_injected")
+
+    def __init__(
+        self,
+        decision: Decision,
+        snippet: SnippetFactory,
+        *,
+        metrics: Metrics,
+        app: str,
+        accept_encoding: str | None,
+        lookahead: int,
+        request_id: str,
+        injected: Any = None,
+    ) -> None:
+        """`injected` is the app's child of `metrics.injections`, when the caller has it at hand."""
+        super().__init__(decision, snippet, accept_encoding=accept_encoding, lookahead=lookahead, request_id=request_id)
         self._metrics = metrics
         self._app = app
+        self._injected = injected if injected is not None else metrics.child(metrics.injections, app)
 
     def finish(self) -> bytes:
         tail = super().finish()
         outcome = self.outcome or "unknown"
         if outcome == "injected":
-            self._metrics.child(self._metrics.injections, self._app).inc()
+            self._injected.inc()
         else:
             self._metrics.child(self._metrics.injection_skips, self._app, outcome).inc()
         return tail
@@ -70,6 +85,8 @@ class _Target:
     decisions: DecisionCache
     html_snippet: SnippetFactory
     xhtml_snippet: SnippetFactory
+    injected: Any
+    """The app's child of Metrics.injections."""
 
 
 class Injector:
@@ -141,6 +158,7 @@ class Injector:
             accept_encoding=exchange.request.headers.get("Accept-Encoding"),
             lookahead=app.inject.lookahead,
             request_id=exchange.request_id,
+            injected=target.injected,
         )
 
     def _new_target(self, app: App, scheme: str, host: str) -> _Target:
@@ -152,6 +170,7 @@ class Injector:
             DecisionCache(app.inject, RuntimeLocation(origin, prefix, version)),
             SnippetFactory(origin, prefix, version, app.name, xhtml=False),
             SnippetFactory(origin, prefix, version, app.name, xhtml=True),
+            self._metrics.child(self._metrics.injections, app.name),
         )
         self._targets[(app.name, scheme, host)] = target
         return target

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from multidict import CIMultiDict
 
-from proxy.rewrite.codec import CorruptBodyError, choose_output_coding, make_decoder, make_encoder
+from proxy.rewrite.codec import CorruptBodyError, Decoder, Encoder, choose_output_coding, make_decoder, make_encoder
 from proxy.rewrite.csp import parse_policy
 from proxy.rewrite.decide import Decision
 from proxy.rewrite.headers import adjust_response_headers
@@ -37,6 +37,14 @@ class DocumentRewriter:
     encoded stream ends cleanly after the last good byte, as a browser would show it.
     """
 
+    # Slots, and the decoder and encoder built on first use: most pages are placed by quick_point
+    # and pass on unchanged, and a rewriter is built for every injected page.
+    __slots__ = (
+        "_decision", "_snippet", "_request_id", "output_coding", "_codecs", "_lookahead",
+        "_splicer_instance", "_splicer_failed", "_raw", "_raw_compatible", "_plain", "_try_quick",
+        "_quick_outcome", "_quick_placement", "_quick_snippet", "_mode", "_failure",
+    )
+
     def __init__(
         self,
         decision: Decision,
@@ -48,23 +56,24 @@ class DocumentRewriter:
     ) -> None:
         if not decision.inject:
             raise ValueError(f"DocumentRewriter needs a decision to inject, got skip '{decision.reason}'")
+        codings = decision.codings
         self._decision = decision
         self._snippet = snippet
         self._request_id = request_id
-        self.output_coding = choose_output_coding(decision.codings, accept_encoding)
+        self.output_coding = choose_output_coding(codings, accept_encoding) if codings else "identity"
         """The content coding sent to the client: "identity", "gzip", "deflate" or "br"."""
-        self._decoder = make_decoder(decision.codings)
-        self._encoder = make_encoder(self.output_coding)
+        self._codecs: tuple[Decoder, Encoder] | None = None
         self._lookahead = lookahead
         self._splicer_instance: Splicer | None = None
         self._splicer_failed = False
         # The upstream's bytes, kept until the first byte goes out, so that a body that cannot
         # be decoded can still be sent as it came when the client gets the upstream's coding.
-        self._raw: list[bytes] | None = []
-        self._raw_compatible = decision.codings in ((), (self.output_coding,))
-        self._plain = not decision.codings and self.output_coding == "identity"
+        # A body without a coding is never decoded, so none of it is kept.
+        self._raw: list[bytes] | None = [] if codings else None
+        self._raw_compatible = not codings or (len(codings) == 1 and codings[0] == self.output_coding)
+        self._plain = not codings
         # An ordinary document start is placed by quick_point; only the first chunk is tried.
-        self._try_quick = self._plain and not decision.xhtml
+        self._try_quick = not codings and not decision.xhtml
         self._quick_outcome: str | None = None
         self._quick_placement: str | None = None
         self._quick_snippet = b""
@@ -86,6 +95,20 @@ class DocumentRewriter:
                 encoding=decision.charset,
             )
         return self._splicer_instance
+
+    @property
+    def _decoder(self) -> Decoder:
+        return self._coding()[0]
+
+    @property
+    def _encoder(self) -> Encoder:
+        return self._coding()[1]
+
+    def _coding(self) -> tuple[Decoder, Encoder]:
+        """Return the decoder of the upstream's codings and the encoder of the client's, built on first use."""
+        if self._codecs is None:
+            self._codecs = (make_decoder(self._decision.codings), make_encoder(self.output_coding))
+        return self._codecs
 
     @property
     def outcome(self) -> str | None:
