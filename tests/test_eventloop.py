@@ -11,6 +11,7 @@ from aiohttp import http_writer, web
 
 from proxy import eventloop
 from proxy.errors import GuidegateError
+from tests.loopback import serve
 
 
 @pytest.mark.parametrize(
@@ -75,13 +76,7 @@ def test_run_vectored_writes(monkeypatch: pytest.MonkeyPatch, choice: eventloop.
         return response
 
     async def main() -> None:
-        app = web.Application()
-        app.router.add_get("/", handler)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = runner.addresses[0][1]
+        runner, port = await serve(handler)
         try:
             async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/") as response:
                 received.append(await response.read())

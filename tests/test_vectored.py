@@ -6,7 +6,7 @@ The responses are RelayedResponse, the forwarder's own, which keeps its head buf
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,24 +16,12 @@ from aiohttp.abc import AbstractStreamWriter
 from proxy import eventloop
 from proxy.forward import RelayedResponse
 from proxy.vectored import can_send_with_head, send_with_head
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
+from tests.loopback import Handler, serve
 
 def pieces_of(body: bytes) -> list[bytes | memoryview]:
     """Split `body` into a bytes piece, a memoryview piece and a bytes piece, as the injection path produces."""
     third = len(body) // 3
     return [body[:third], memoryview(body)[third : 2 * third], body[2 * third :]]
-
-
-async def serve(handler: Handler) -> tuple[web.AppRunner, int]:
-    app = web.Application()
-    app.router.add_get("/", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, runner.addresses[0][1]
 
 
 async def fetch_raw(port: int, *, pause_before_reading: float = 0.0, ready: asyncio.Event | None = None) -> bytes:
