@@ -63,11 +63,11 @@ class Capture:
     """The forward hook that records workflow steps, exclusions and feature uses.
 
     The rule set is read once per request; identity is resolved only for requests that match a
-    rule. Events are submitted to the writer's bounded queue, which never blocks. A successful
-    last step of a workflow is also passed to `completed` as (app, visitor, workflow), which ticks
-    checklist items. Classifying
-    a body marker runs in a worker thread after the response is sent. `drain` waits for those
-    classifications, so that shutdown submits their events before the writer closes.
+    rule. Events are submitted to the writer's bounded queue, which drops rather than blocks when
+    full. A successful last step of a workflow is also passed to `completed` as (app, visitor,
+    workflow), which ticks checklist items. Classifying a body marker runs in a worker thread after
+    the response is sent. `drain` waits for those classifications, so that shutdown submits their
+    events before the writer closes.
     """
 
     def __init__(
@@ -181,10 +181,6 @@ class Capture:
         if upstream_status is None and not exchange.bytes_in:
             # The upstream failed before the body was read, so the required fields cannot be checked.
             steps = list(state.match.steps)
-        elif upstream_status is not None and form is _NO_BODY and state.body is None:
-            # The usual request without a form or a body marker: the step alone decides its outcome.
-            self._record_plain_steps(base, state, upstream_status)
-            return
         else:
             steps = [step for step in state.match.steps if step.step.accepts_fields(form.names)]
         if not steps:
@@ -205,15 +201,6 @@ class Capture:
         for step in steps:
             outcome = classify_response(step.step, upstream_status, state.location, None, case_sensitive=state.case_sensitive)
             self._emit_step(base, step, outcome, _detail(step, form, None))
-
-    def _record_plain_steps(self, base: "_EventBase", state: CaptureState, status: int) -> None:
-        """Record the steps of a request whose body was not read and whose outcome needs no body marker."""
-        for step in state.match.steps:
-            definition = step.step
-            if definition.fields:
-                continue  # without a body the required fields are missing
-            outcome = classify_response(definition, status, state.location, None, case_sensitive=state.case_sensitive)
-            self._emit_step(base, step, outcome, _detail(step, _NO_BODY, None) if step.params else None)
 
     async def _classify_later(
         self,

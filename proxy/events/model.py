@@ -44,7 +44,8 @@ MAX_REMEMBERED = 4096
 """Checked values kept per cache below; a full cache is emptied and fills again."""
 
 # Values that passed their check before. The same app, kind, workflow, step, outcome and roles
-# recur in most events, so each is checked once. Visitor and session ids vary and are always checked.
+# recur in most events, so each is checked once. Visitor and session ids vary, so the constructor
+# always checks them. Only checked_visit remembers visitors, for reused Records.
 _CHECKED_IDS: set[str] = set()
 _CHECKED_VISITORS: set[str] = set()
 _CHECKED_KINDS: set[str] = set()
