@@ -48,7 +48,7 @@ class CountingRewriter(DocumentRewriter):
         request_id: str,
         injected: Any = None,
     ) -> None:
-        """`injected` is the app's child of `metrics.injections`, when the caller has it at hand."""
+        """Build the rewriter; `injected` is the app's child of `metrics.injections`, looked up here when None."""
         super().__init__(decision, snippet, accept_encoding=accept_encoding, lookahead=lookahead, request_id=request_id)
         self._metrics = metrics
         self._app = app

@@ -266,9 +266,8 @@ class _EventBase:
         """
         if detail is not None:
             return record(self._new(kind, name, step, outcome, detail))
-        # Most events of a rule set repeat one of a few combinations of the fields below. The Record
-        # of an earlier Event with the same ones is reused with this exchange's time, visitor, status
-        # and duration, which __init__ checked as the constructor does.
+        # Most events repeat one of a few combinations of these fields, so an earlier Record is reused
+        # with this exchange's time, visitor, status and duration (checked in __init__).
         key = (self.app, kind, name, step, outcome, self.roles)
         template = self.templates.get(key)
         if template is None:

@@ -204,17 +204,14 @@ class Event:
 
 
 Entry = Event | Record
-"""An event as submitted for storage: an Event, or its Record when the caller built that itself
-from an Event it checked before (capture does, for the many events that differ only in time,
-visitor, status and duration)."""
+"""An event submitted for storage: an Event, or the Record of one built from a checked Event."""
 
 
 def checked_visit(time: object, visitor: object, status: object, duration: object) -> tuple[float, str, int | None, float | None]:
     """Return an event's time, visitor, HTTP status and duration as the constructor stores them.
 
-    Raises ValueError for the values the constructor rejects, with the same messages. For a caller
-    that reuses the Record of an earlier Event with other values of these four: capture does, as
-    most of its events differ from an earlier one only here. A visitor id that passed is
+    Raises ValueError with the constructor's message for a value it rejects. Capture calls this
+    when it reuses an earlier Record with these four values replaced. Valid visitor ids are
     remembered (at most MAX_REMEMBERED), because a returning visitor sends many requests.
     """
     if type(time) is not float or not -math.inf < time < math.inf:

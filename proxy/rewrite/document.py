@@ -37,8 +37,8 @@ class DocumentRewriter:
     encoded stream ends cleanly after the last good byte, as a browser would show it.
     """
 
-    # Slots, and the decoder and encoder built on first use: most pages are placed by quick_point
-    # and pass on unchanged, and a rewriter is built for every injected page.
+    # A rewriter is built for every injected page, and most plain pages need no decoder or encoder
+    # after quick_point placed the snippet. So it has slots and builds those on first use.
     __slots__ = (
         "_decision", "_snippet", "_request_id", "output_coding", "_codecs", "_lookahead",
         "_splicer_instance", "_splicer_failed", "_raw", "_raw_compatible", "_plain", "_try_quick",
@@ -62,7 +62,11 @@ class DocumentRewriter:
         self._request_id = request_id
         self.output_coding = choose_output_coding(codings, accept_encoding) if codings else "identity"
         """The content coding sent to the client: "identity", "gzip", "deflate" or "br"."""
-        self._codecs: tuple[Decoder, Encoder] | None = None
+        # A coded body needs both at once, and building them here lets a failure reach the caller's
+        # fail-open handling as before. The identity pair for a plain body waits until needed.
+        self._codecs: tuple[Decoder, Encoder] | None = (
+            (make_decoder(codings), make_encoder(self.output_coding)) if codings else None
+        )
         self._lookahead = lookahead
         self._splicer_instance: Splicer | None = None
         self._splicer_failed = False
