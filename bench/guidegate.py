@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,18 +64,31 @@ def guidegate_command() -> list[str]:
 
 
 def start_guidegate(
-    group: ProcessGroup, name: str, upstream: str, *, workers: int = 1, inject: bool = True, rules: Path = DEMO_RULES
+    group: ProcessGroup,
+    name: str,
+    upstream: str,
+    *,
+    workers: int = 1,
+    inject: bool = True,
+    rules: Path = DEMO_RULES,
+    edit: Callable[[dict[str, Any]], None] | None = None,
+    env: dict[str, str] | None = None,
 ) -> tuple[Process, str]:
-    """Write a config for `upstream` and start `guidegate run --config PATH --workers N`; wait for its port."""
+    """Write a config for `upstream` and start `guidegate run --config PATH --workers N`; wait for its port.
+
+    `edit` may change the configuration document before it is written; `env` replaces the process's environment.
+    """
     port = free_port()
     folder = group.workdir / name
     folder.mkdir(exist_ok=True)
     config = folder / "config.yaml"
     document = benchmark_config(upstream, port, folder, inject=inject, rules=rules)
+    if edit is not None:
+        edit(document)
     config.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     (folder / "roles.csv").write_text("alice,clerk\nbob,manager\n", encoding="utf-8")
     config.chmod(0o600)
-    process = group.start(name, [*guidegate_command(), "run", "--config", str(config), "--workers", str(workers)])
+    process = group.start(name, [*guidegate_command(), "run", "--config", str(config), "--workers", str(workers)], env=env)
     wait_for_port(process, port)
     if workers > 1:
         wait_for_listeners(process, port, workers)
