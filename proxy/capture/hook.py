@@ -65,9 +65,10 @@ class Capture:
     The rule set is read once per request; identity is resolved only for requests that match a
     rule. Events are submitted to the writer's bounded queue, which drops rather than blocks when
     full. A successful last step of a workflow is also passed to `completed` as (app, visitor,
-    workflow), which ticks checklist items. Classifying a body marker runs in a worker thread after
-    the response is sent. `drain` waits for those classifications, so that shutdown submits their
-    events before the writer closes.
+    workflow), which ticks checklist items. Exchanges that end are recorded together at the event
+    loop's next turn rather than one by one as each response ends. Classifying a body marker runs in
+    a worker thread after the response is sent. `drain` records what is waiting and waits for those
+    classifications, so that shutdown submits their events before the writer closes.
     """
 
     def __init__(
@@ -88,9 +89,13 @@ class Capture:
         self._classifying: set[asyncio.Task[None]] = set()
         self._matches: dict[str, MatchCache] = {}
         self._templates: dict[_TemplateKey, Record] = {}
+        self._ended: list[tuple[Exchange, CaptureState, int, float]] = []
+        """Captured exchanges that ended since the last call of `_record_ended`: (exchange, state, status, end time)."""
 
     async def drain(self, timeout: float) -> bool:
-        """Wait until every body-marker classification in progress has submitted its events; False on timeout."""
+        """Record the exchanges that ended, then wait until every body-marker classification in progress
+        has submitted its events; False on timeout."""
+        self._record_ended()
         if not self._classifying:
             return True
         _, pending = await asyncio.wait(set(self._classifying), timeout=timeout)
@@ -160,16 +165,36 @@ class Capture:
         state = exchange.notes.get(_STATE)
         if not isinstance(state, CaptureState):
             return
+        # Under bench/capture.py's full load about 20 captured exchanges end per turn of the event loop.
+        # Recording them together runs the same code for each while it is still in the CPU's caches.
+        # Measured with bench/floors.py, that took less of the event loop's CPU than recording each
+        # as it ended.
+        if not self._ended:
+            try:
+                asyncio.get_running_loop().call_soon(self._record_ended)
+            except RuntimeError:  # no event loop runs this call: record at once
+                self._record_safely(exchange, state, status, time.perf_counter())
+                return
+        self._ended.append((exchange, state, status, time.perf_counter()))
+
+    def _record_ended(self) -> None:
+        """Record every exchange that ended since the last call."""
+        ended, self._ended = self._ended, []
+        for exchange, state, status, finished in ended:
+            self._record_safely(exchange, state, status, finished)
+
+    def _record_safely(self, exchange: Exchange, state: CaptureState, status: int, finished: float) -> None:
         try:
-            self._record(exchange, state, status)
+            self._record(exchange, state, status, finished)
         except Exception:
             self._metrics.failures.labels(exchange.app.name, "capture_record").inc()
             logger.exception("app %s: capture failed to record %s %s (request %s)", exchange.app.name, exchange.request.method, exchange.request.path, exchange.request_id)
 
-    def _record(self, exchange: Exchange, state: CaptureState, status: int) -> None:
+    def _record(self, exchange: Exchange, state: CaptureState, status: int, finished: float) -> None:
+        """Submit the events of an exchange that ended at `finished` (time.perf_counter) with `status`."""
         form = state.form.finish() if state.form is not None else _NO_BODY
         upstream_status = exchange.upstream_status or None
-        duration = (time.perf_counter() - exchange.upstream_started) * 1000 if exchange.upstream_started else None
+        duration = (finished - exchange.upstream_started) * 1000 if exchange.upstream_started else None
         base = _EventBase(exchange.app.name, state.identity, state.started, upstream_status, duration, self._templates)
 
         for feature in state.match.features:
