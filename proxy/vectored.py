@@ -20,7 +20,8 @@ def can_send_with_head(writer: AbstractStreamWriter) -> bool:
     aiohttp's StreamWriter keeps the head of a prepared response in a buffer and sends it with the
     first body write. Its write() takes one buffer, so a body in pieces would have to be joined, a
     copy of the whole body. When this returns True, `send_with_head` hands the head and the pieces
-    to the transport together instead. The attributes read here are private to aiohttp's StreamWriter
+    to aiohttp in one call instead, which spares that copy where aiohttp uses the transport's
+    writelines (see `send_with_head`). The attributes read here are private to aiohttp's StreamWriter
     (as of aiohttp 3.14). With another writer, or an aiohttp without them, this returns False and the
     caller joins the pieces.
     """
@@ -35,12 +36,14 @@ def can_send_with_head(writer: AbstractStreamWriter) -> bool:
 
 
 async def send_with_head(writer: AbstractStreamWriter, pieces: Sequence[bytes | memoryview], length: int) -> None:
-    """Write the buffered head and `pieces` (`length` bytes in all) in one call of the transport's writelines.
+    """Write the buffered head and `pieces` (`length` bytes in all) in one call of the writer's `_writelines`.
 
-    Call only when `can_send_with_head(writer)` is True. On uvloop the transport passes the buffers
-    to one writev(). Elsewhere aiohttp or the transport joins them, as write() would have. Waits
-    for the transport to drain when its buffer grew past DRAIN_ABOVE, so a slow client delays this
-    response rather than filling memory.
+    Call only when `can_send_with_head(writer)` is True. aiohttp 3.14 passes the buffers on to the
+    transport's writelines, which on uvloop sends them in one writev(). It joins them into one write
+    instead for less than 2 KiB in all, and on Python before 3.12.9 or 3.13.0 to 3.13.1, whose
+    asyncio writelines it avoids (SKIP_WRITELINES in aiohttp/http_writer.py). Waits for the transport
+    to drain when its buffer grew past DRAIN_ABOVE, so a slow client delays this response rather than
+    filling memory.
     """
     assert isinstance(writer, http_writer.StreamWriter)
     head = writer._headers_buf
