@@ -84,27 +84,33 @@ def quick_point(data: bytes, *, encoding: str | None, lookahead: int) -> QuickPo
     return found
 
 
-def _head_end(data: bytes, offset: int, limit: int) -> int | None:
-    """Return where the head visibly ends within `data[:limit]`, if nothing after `offset` in it names a policy or the runtime.
+def _head_end(data: bytes, offset: int, limit: int) -> tuple[int, int] | None:
+    """Return where the tag that visibly ends the head starts and ends within `data[:limit]`, if nothing
+    after `offset` before it names a policy or the runtime.
 
     The Splicer inserts the snippet only once the head has ended, applying every <meta> policy in
     it, and skips a page whose head already loads the runtime. The end found here is the first `</head` or
-    `<body`. The Splicer's end lies there or earlier (at an implied end), unless that text sits in a
-    comment or raw text.
+    `<body`, which must be a whole `</head>` or `<body>` tag: the Splicer waits for a tag cut off at
+    the chunk's end, and `</header>` does not end the head. The Splicer's end lies there or earlier
+    (at an implied end), unless that text sits in a comment or raw text.
     NOTE: in that case a policy between that false end and the real one is missed, as it was before
     policies after the point were applied.
     """
     end = -1
+    search_limit = limit
     for marker in _HEAD_ENDS:
-        found = data.find(marker, offset, limit)
+        found = data.find(marker, offset, search_limit)
         if found >= 0:
-            end = limit = found
+            end = search_limit = found
     if end < 0:
+        return None
+    tag = tokens.TAG.match(data, end, limit)
+    if tag is None or tag.group(1).lower() != (b"head" if data[end + 1] == ord("/") else b"body"):
         return None
     head = data[offset:end].lower()
     if any(stopper in head for stopper in _HEAD_STOPPERS):
         return None
-    return end
+    return end, tag.end()
 
 
 def _find(data: bytes, encoding: str | None, lookahead: int) -> QuickPoint | None:
@@ -139,11 +145,11 @@ def _find(data: bytes, encoding: str | None, lookahead: int) -> QuickPoint | Non
     if following is None or (following[0] == b"script" and is_runtime_tag(following[1])):
         return None
     # The Splicer places the snippet once the head has ended, with every policy of the head known.
-    end = _head_end(data, offset, limit)
-    if end is None:
+    head_end = _head_end(data, offset, limit)
+    if head_end is None:
         return None
     recheck = encoding is None and found is None and offset < PRESCAN_BYTES
-    return QuickPoint(offset, placement, recheck, max(following[2], end + len(_HEAD_ENDS[0])))
+    return QuickPoint(offset, placement, recheck, max(following[2], head_end[1]))
 
 
 def prescan_unchanged(data: bytes, offset: int, snippet: bytes) -> bool:

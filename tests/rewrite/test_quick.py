@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from proxy.forward import transform
@@ -74,6 +74,9 @@ def splice(data: bytes, cuts: Sequence[int], *, encoding: str | None, lookahead:
     encoding=st.sampled_from([None, "UTF-8", "windows-1252", "ISO-2022-JP"]),
     lookahead=st.sampled_from([1024, 65536]),
 )
+# A head end cut off at the chunk's end, and an end tag that only starts like </head.
+@example(data=b"<html><head><title>Orders</title></HEAD", encoding="UTF-8", lookahead=1024)
+@example(data=b"<html><head><title>Orders</title></header><meta http-equiv=content-security-policy content=x></head>", encoding="UTF-8", lookahead=1024)
 def test_quick_matches_splicer(data: bytes, encoding: str | None, lookahead: int) -> None:
     point = quick_point(data, encoding=encoding, lookahead=lookahead)
     if point is None:
