@@ -1,4 +1,4 @@
-"""`python -m bench.floors`: what injection and capture cost at the least, each measured within one process.
+"""`python -m bench.floors`: the minimum cost of injection and capture, each measured within one process.
 
 The main benchmark compares two Guidegate processes, and two processes differ by a few per cent
 even when they run the same code. Here each variant (see bench/variants/sitecustomize.py) runs in
@@ -48,6 +48,7 @@ REPOSITORY = Path(__file__).resolve().parent.parent
 REPORT = REPOSITORY / "docs" / "BENCHMARKS-floors.md"
 VARIANTS_FOLDER = Path(__file__).resolve().parent / "variants"
 VARIANT_VARIABLE = "GUIDEGATE_BENCH_VARIANT"
+"""Environment variable that names the variant, read under the same name by bench/variants/sitecustomize.py."""
 
 PAGE = "200 KiB"
 PLAIN_PREFIX = "/plain/"
@@ -143,7 +144,7 @@ def variant_env(variant: str) -> dict[str, str]:
 
 
 def add_plain_app(document: dict[str, Any]) -> None:
-    """Give the configuration a second app at PLAIN_PREFIX on the same upstream, injection off; neither app has rules."""
+    """Add a second app at PLAIN_PREFIX on the same upstream with injection off, and leave both apps without rules."""
     main = document["apps"][0]
     main["rules"] = []
     plain = {**main, "name": "plain", "path_prefix": PLAIN_PREFIX, "inject": {**main["inject"], "enabled": False}}
@@ -151,7 +152,7 @@ def add_plain_app(document: dict[str, Any]) -> None:
 
 
 def measure(subject: Subject, workdir: Path, seconds: float, first_side: bool) -> tuple[Run, Run]:
-    """Load both URLs of `subject` one after the other; return (side, base)."""
+    """Load both URLs of `subject` one after the other and return the two runs as (side, base)."""
     runs: dict[str, Run] = {}
     for url in (subject.side, subject.base) if first_side else (subject.base, subject.side):
         bound = int(MAX_REQUESTS_PER_SECOND * seconds)
@@ -291,7 +292,7 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.floors", description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--pairs", type=int, default=20, help="pairs of runs per variant (default 20)")
     parser.add_argument("--seconds", type=int, default=2, help="length of each wrk run in whole seconds (default 2)")
-    parser.add_argument("--only", choices=SECTIONS, help="measure only this section; the report leaves the other out")
+    parser.add_argument("--only", choices=SECTIONS, help="measure only this section, and leave the other out of the report")
     parser.add_argument("--output", type=Path, default=REPORT, help=f"Markdown report to write (default {REPORT.relative_to(REPOSITORY)})")
     arguments = parser.parse_args(argv)
     if not 2 <= arguments.pairs <= 200:
@@ -302,7 +303,7 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Measure both sections and write the report; return 0, or 1 when a step failed."""
+    """Measure the sections and write the report. Return 0, or 1 when a step failed."""
     arguments = parse_arguments(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     command = shlex.join([".venv/bin/python", "-m", "bench.floors", *(sys.argv[1:] if argv is None else argv)])

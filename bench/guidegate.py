@@ -76,7 +76,7 @@ def start_guidegate(
 ) -> tuple[Process, str]:
     """Write a config for `upstream` and start `guidegate run --config PATH --workers N`; wait for its port.
 
-    `edit` may change the configuration document before it is written; `env` replaces the process's environment.
+    `edit` may change the configuration document before it is written, and `env` replaces the process's environment.
     """
     port = free_port()
     folder = group.workdir / name

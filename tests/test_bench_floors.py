@@ -10,7 +10,17 @@ from types import ModuleType
 import pytest
 from multidict import CIMultiDict
 
-from bench.floors import PLAIN_PREFIX, VARIANT_VARIABLE, VARIANTS_FOLDER, Figures, Run, add_plain_app, variant_env
+from bench.floors import (
+    CAPTURE_VARIANTS,
+    INJECTION_VARIANTS,
+    PLAIN_PREFIX,
+    VARIANT_VARIABLE,
+    VARIANTS_FOLDER,
+    Figures,
+    Run,
+    add_plain_app,
+    variant_env,
+)
 from bench.guidegate import benchmark_config
 
 
@@ -87,6 +97,14 @@ def test_unknown_variant_rejected() -> None:
         "GUIDEGATE_BENCH_VARIANT='inject-fast' is not a variant; expected one of product, inject-control, "
         "inject-decide-only, inject-minimal, capture-control, capture-identify, capture-no-store"
     )
+
+
+def test_floors_variants_known() -> None:
+    variants = load_variants()
+
+    assert set(INJECTION_VARIANTS) <= set(variants.VARIANTS)
+    assert set(CAPTURE_VARIANTS) <= set(variants.VARIANTS)
+    assert variants.VARIANT_VARIABLE == VARIANT_VARIABLE
 
 
 def test_product_variant_changes_nothing() -> None:

@@ -173,7 +173,7 @@ _APPLY = {
 
 
 def apply(variant: str) -> None:
-    """Replace the parts that `variant` names; raise SystemExit for a name not in VARIANTS."""
+    """Replace the parts that `variant` names. Raise SystemExit for a name not in VARIANTS."""
     if variant not in VARIANTS:
         raise SystemExit(f"{VARIANT_VARIABLE}={variant!r} is not a variant; expected one of {', '.join(VARIANTS)}")
     replace = _APPLY.get(variant)
